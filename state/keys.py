@@ -15,4 +15,74 @@ from __future__ import annotations
 
 # --- 1. Store layout (owned by state/store.py) ------------------------------------
 
+# One-byte prefixes keep the store's own records apart from each other. App-state keys
+# never appear raw in the DB: they are always stored behind STORE_VALUE_PREFIX.
+STORE_NODE_PREFIX = b"n"
+"""Tree node records, content-addressed: ``n`` + node hash (32 bytes) -> 65-byte record."""
+STORE_VALUE_PREFIX = b"v"
+"""Committed app-state values: ``v`` + app-state key -> value (iterated in key order)."""
+STORE_META_HEIGHT = b"m/height"
+"""Last committed height, 8 bytes big-endian."""
+STORE_META_APP_HASH = b"m/app_hash"
+"""App hash (tree root) of the last committed height, 32 bytes."""
+
+
+def store_node_key(node_hash: bytes) -> bytes:
+    """DB key of the tree node whose hash is ``node_hash``."""
+    return STORE_NODE_PREFIX + node_hash
+
+
+def store_value_key(key: bytes) -> bytes:
+    """DB key holding the committed value of app-state ``key`` (order-preserving)."""
+    return STORE_VALUE_PREFIX + key
+
+
 # --- 2. App-state keys ----------------------------------------------------------------
+
+# Readable ASCII prefixes ending in "/" so a dumped state is easy to read; each
+# variable-length component after them carries a one-byte length so that no key of
+# one kind is a prefix of another and key order is (length, bytes) order.
+ACCOUNT_PREFIX = b"acc/"
+"""``acc/`` + lp(account id) -> account nonce window (see state/accounts.py)."""
+BALANCE_PREFIX = b"bal/"
+"""``bal/`` + lp(account id) + lp(denom) -> u64 balance; absent means zero."""
+SUPPLY_PREFIX = b"sup/"
+"""``sup/`` + lp(denom) -> u64 total supply."""
+FEE_POOL_PREFIX = b"fee/"
+"""``fee/`` + lp(denom) -> u64 fees collected and not yet distributed."""
+PARAM_PREFIX = b"par/"
+"""``par/`` + lp(name) -> u64 chain parameter (see state/params.py)."""
+CHAIN_ID_KEY = b"meta/chain_id"
+"""UTF-8 chain id fixed at genesis (Info/FinalizeBlock do not carry it)."""
+
+
+def _lp(component: bytes) -> bytes:
+    """One-byte length prefix; components are short by construction."""
+    if len(component) > 255:
+        raise ValueError(f"key component of {len(component)} bytes is too long")
+    return bytes((len(component),)) + component
+
+
+def account_key(account_id: bytes) -> bytes:
+    return ACCOUNT_PREFIX + _lp(account_id)
+
+
+def balance_prefix(account_id: bytes) -> bytes:
+    """Prefix of every balance of one account (iterate it for all its denoms)."""
+    return BALANCE_PREFIX + _lp(account_id)
+
+
+def balance_key(account_id: bytes, denom: str) -> bytes:
+    return balance_prefix(account_id) + _lp(denom.encode())
+
+
+def supply_key(denom: str) -> bytes:
+    return SUPPLY_PREFIX + _lp(denom.encode())
+
+
+def fee_pool_key(denom: str) -> bytes:
+    return FEE_POOL_PREFIX + _lp(denom.encode())
+
+
+def param_key(name: str) -> bytes:
+    return PARAM_PREFIX + _lp(name.encode())

@@ -1,0 +1,209 @@
+"""Batched updates and proof generation for Optio's sparse Merkle tree.
+
+The hashing rules and proof format are in ``state/proof.py``; this module walks and rebuilds
+the tree. Nodes are content-addressed: a node's record is its hash preimage, so the tree is
+read through a ``load(hash) -> record`` callable and every update returns the records it
+created. The tree is kept canonical (an empty subtree is ``EMPTY_HASH``, a one-key subtree
+is that key's leaf, anything larger is an internal node), so the root depends only on the
+set of (key, value) pairs, never on the order or batching of the writes that produced it.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+from functools import partial
+
+from state.proof import (
+    EMPTY_HASH,
+    HASH_SIZE,
+    INTERNAL_TAG,
+    KIND_EMPTY,
+    KIND_OTHER_LEAF,
+    KIND_PRESENT,
+    LEAF_TAG,
+    SmtProof,
+    internal_record,
+    leaf_record,
+    node_hash,
+    path_bit,
+)
+
+NodeLoader = Callable[[bytes], bytes]
+"""Returns the record of the node with the given hash; raises KeyError if it is unknown."""
+
+Update = tuple[bytes, bytes | None]
+"""(path, value hash), or (path, None) to remove the key at that path."""
+
+Leaf = tuple[bytes, bytes]
+"""(path, value hash) of a leaf."""
+
+
+class MissingNodeError(Exception):
+    """A node reachable from a root is not in the node store: the database is corrupt."""
+
+
+def _bit_of(depth: int, item: tuple[bytes, object]) -> int:
+    return path_bit(item[0], depth)
+
+
+def _split(items: Sequence[tuple[bytes, object]], lo: int, hi: int, depth: int) -> int:
+    """First index in ``items[lo:hi]`` whose path has bit ``depth`` set.
+
+    The slice is sorted by path and shares the first ``depth`` bits, so bit ``depth`` is 0
+    then 1 along it.
+    """
+    return bisect_left(items, 1, lo, hi, key=partial(_bit_of, depth))
+
+
+class TreeUpdater:
+    """Applies sorted batches of updates to a root, collecting the new node records."""
+
+    __slots__ = ("_load", "new_nodes")
+
+    def __init__(self, load: NodeLoader) -> None:
+        self._load = load
+        self.new_nodes: dict[bytes, bytes] = {}
+
+    def apply(self, root: bytes, updates: Sequence[Update]) -> bytes:
+        """New root after ``updates`` (sorted by path, unique paths) are applied to ``root``."""
+        if not updates:
+            return root
+        new_root, _ = self._update(root, 0, updates, 0, len(updates))
+        return new_root
+
+    def _read(self, node: bytes) -> bytes:
+        try:
+            return self._load(node)
+        except KeyError:
+            raise MissingNodeError(node.hex()) from None
+
+    def _leaf(self, path: bytes, vhash: bytes) -> bytes:
+        record = leaf_record(path, vhash)
+        digest = node_hash(record)
+        self.new_nodes[digest] = record
+        return digest
+
+    def _internal(self, left: bytes, right: bytes) -> bytes:
+        record = internal_record(left, right)
+        digest = node_hash(record)
+        self.new_nodes[digest] = record
+        return digest
+
+    def _is_leaf(self, node: bytes) -> bool:
+        return node != EMPTY_HASH and self._read(node)[:1] == LEAF_TAG
+
+    def _update(self, node: bytes, depth: int, ups: Sequence[Update], lo: int, hi: int) -> tuple[bytes, bool]:
+        """(hash, is_leaf) of the subtree at ``node`` after applying ``ups[lo:hi]``."""
+        if node == EMPTY_HASH:
+            return self._build(depth, self._merge(ups, lo, hi, None))
+        record = self._read(node)
+        if record[:1] == LEAF_TAG:
+            existing = (record[1 : 1 + HASH_SIZE], record[1 + HASH_SIZE :])
+            return self._build(depth, self._merge(ups, lo, hi, existing))
+        left = record[1 : 1 + HASH_SIZE]
+        right = record[1 + HASH_SIZE :]
+        mid = _split(ups, lo, hi, depth)
+        left_leaf: bool | None = None
+        right_leaf: bool | None = None
+        if lo < mid:
+            left, left_leaf = self._update(left, depth + 1, ups, lo, mid)
+        if mid < hi:
+            right, right_leaf = self._update(right, depth + 1, ups, mid, hi)
+        # A one-key subtree must be represented by its leaf, so a leaf next to an empty
+        # sibling moves up; an internal node next to an empty sibling stays where it is.
+        if left == EMPTY_HASH:
+            if right == EMPTY_HASH:
+                return EMPTY_HASH, False
+            if right_leaf if right_leaf is not None else self._is_leaf(right):
+                return right, True
+        elif right == EMPTY_HASH:
+            if left_leaf if left_leaf is not None else self._is_leaf(left):
+                return left, True
+        return self._internal(left, right), False
+
+    @staticmethod
+    def _merge(ups: Sequence[Update], lo: int, hi: int, existing: Leaf | None) -> list[Leaf]:
+        """Leaves of a subtree that held at most ``existing``, after ``ups[lo:hi]``."""
+        leaves = [(path, vhash) for path, vhash in ups[lo:hi] if vhash is not None]
+        if existing is not None:
+            at = bisect_left(ups, existing[0], lo, hi, key=_path_of)
+            if at == hi or ups[at][0] != existing[0]:
+                leaves.insert(bisect_left(leaves, existing[0], key=_path_of), existing)
+        return leaves
+
+    def _build(self, depth: int, leaves: Sequence[Leaf]) -> tuple[bytes, bool]:
+        """(hash, is_leaf) of the canonical subtree at ``depth`` holding ``leaves`` (sorted)."""
+        if not leaves:
+            return EMPTY_HASH, False
+        if len(leaves) == 1:
+            return self._leaf(*leaves[0]), True
+        return self._build_range(depth, leaves, 0, len(leaves)), False
+
+    def _build_range(self, depth: int, leaves: Sequence[Leaf], lo: int, hi: int) -> bytes:
+        """Hash of the subtree at ``depth`` holding ``leaves[lo:hi]`` (at least two)."""
+        mid = _split(leaves, lo, hi, depth)
+        left = self._subtree(depth + 1, leaves, lo, mid)
+        right = self._subtree(depth + 1, leaves, mid, hi)
+        return self._internal(left, right)
+
+    def _subtree(self, depth: int, leaves: Sequence[Leaf], lo: int, hi: int) -> bytes:
+        if lo == hi:
+            return EMPTY_HASH
+        if hi - lo == 1:
+            return self._leaf(*leaves[lo])
+        return self._build_range(depth, leaves, lo, hi)
+
+
+def _path_of(item: tuple[bytes, object]) -> bytes:
+    return item[0]
+
+
+def build_proof(root: bytes, path: bytes, load: NodeLoader) -> tuple[SmtProof, bytes | None]:
+    """Proof for ``path`` under ``root`` and the value hash found there (None when absent)."""
+    siblings: list[bytes] = []
+    node = root
+    depth = 0
+    while True:
+        if node == EMPTY_HASH:
+            return SmtProof(KIND_EMPTY, tuple(siblings)), None
+        try:
+            record = load(node)
+        except KeyError:
+            raise MissingNodeError(node.hex()) from None
+        if record[:1] == LEAF_TAG:
+            leaf_path = record[1 : 1 + HASH_SIZE]
+            leaf_vhash = record[1 + HASH_SIZE :]
+            if leaf_path == path:
+                return SmtProof(KIND_PRESENT, tuple(siblings)), leaf_vhash
+            return SmtProof(KIND_OTHER_LEAF, tuple(siblings), leaf_path, leaf_vhash), None
+        if record[:1] != INTERNAL_TAG:
+            raise MissingNodeError(f"bad record tag for node {node.hex()}")
+        if path_bit(path, depth):
+            siblings.append(record[1 : 1 + HASH_SIZE])
+            node = record[1 + HASH_SIZE :]
+        else:
+            siblings.append(record[1 + HASH_SIZE :])
+            node = record[1 : 1 + HASH_SIZE]
+        depth += 1
+
+
+def reachable_new_nodes(root: bytes, new_nodes: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    """The records of ``new_nodes`` reachable from ``root``, in a deterministic order.
+
+    Several batches applied before one commit leave intermediate nodes behind; only the
+    ones the final root still uses are worth persisting. Old nodes are not in ``new_nodes``,
+    so the walk stops at them.
+    """
+    out: list[tuple[bytes, bytes]] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        record = new_nodes.get(node)
+        if record is None:
+            continue
+        out.append((node, record))
+        if record[:1] == INTERNAL_TAG:
+            stack.append(record[1 + HASH_SIZE :])
+            stack.append(record[1 : 1 + HASH_SIZE])
+    return out

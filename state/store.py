@@ -1,0 +1,311 @@
+"""The authenticated store: app state on LevelDB under a sparse Merkle tree whose root is the app hash.
+
+``Store`` owns the database (layout in ``state/keys.py`` section 1 and docs/state-store.md).
+``WorkingState`` stages the writes of a block (or of the mempool check state) in memory over
+the last committed state; ``Store.commit`` persists one of them in a single atomic,
+synced LevelDB write batch. Hashing is batched: writes only mark keys dirty, and
+``WorkingState.app_hash`` applies all dirty keys to the tree at once, sorted by path.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Final
+
+import plyvel
+
+from state.keys import (
+    STORE_META_APP_HASH,
+    STORE_META_HEIGHT,
+    STORE_NODE_PREFIX,
+    STORE_VALUE_PREFIX,
+    store_node_key,
+    store_value_key,
+)
+from state.proof import EMPTY_HASH, key_path, value_hash
+from state.smt import TreeUpdater, Update, build_proof, reachable_new_nodes
+
+DEFAULT_NODE_CACHE_SIZE: Final = 200_000
+"""Tree node records kept in memory (about 200 bytes each): the hot upper levels stay cached."""
+
+
+class StaleWorkingStateError(Exception):
+    """A WorkingState was used after a commit replaced the state it was built on (a bug)."""
+
+
+class _Missing:
+    """Marker for 'no staged entry' in undo logs (distinct from a staged deletion)."""
+
+    __slots__ = ()
+
+
+_MISSING: Final = _Missing()
+
+
+class _NodeCache:
+    """Bounded LRU map from node hash to record; a pure cache of what is on disk."""
+
+    __slots__ = ("_capacity", "_entries")
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[bytes, bytes] = OrderedDict()
+
+    def get(self, node: bytes) -> bytes | None:
+        record = self._entries.get(node)
+        if record is not None:
+            self._entries.move_to_end(node)
+        return record
+
+    def put(self, node: bytes, record: bytes) -> None:
+        self._entries[node] = record
+        self._entries.move_to_end(node)
+        if len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+
+
+class Store:
+    """A node's authenticated state database (one LevelDB directory)."""
+
+    def __init__(self, path: str, node_cache_size: int = DEFAULT_NODE_CACHE_SIZE) -> None:
+        self._db = plyvel.DB(str(path), create_if_missing=True)
+        self._cache = _NodeCache(node_cache_size)
+        raw_height = self._db.get(STORE_META_HEIGHT)
+        self._height = int.from_bytes(raw_height, "big") if raw_height is not None else 0
+        self._root = self._db.get(STORE_META_APP_HASH, EMPTY_HASH)
+        # Bumped by every commit; a WorkingState remembers the generation it was built on.
+        self._generation = 0
+
+    @property
+    def last_height(self) -> int:
+        """Height of the last commit, 0 when nothing was ever committed."""
+        return self._height
+
+    @property
+    def last_app_hash(self) -> bytes:
+        """Tree root of the last commit (``EMPTY_HASH`` for the empty state)."""
+        return self._root
+
+    def working(self) -> WorkingState:
+        """A fresh staging layer over the last committed state."""
+        return WorkingState(self)
+
+    def get(self, key: bytes) -> bytes | None:
+        """Committed value of ``key``."""
+        return self._db.get(store_value_key(key))
+
+    def load_node(self, node: bytes) -> bytes:
+        """Record of a committed tree node; KeyError when it is not stored."""
+        record = self._cache.get(node)
+        if record is None:
+            record = self._db.get(store_node_key(node))
+            if record is None:
+                raise KeyError(node)
+            self._cache.put(node, record)
+        return record
+
+    def prove(self, key: bytes) -> tuple[bytes | None, bytes, int]:
+        """(value or None, proof bytes, height) for ``key`` against ``last_app_hash``.
+
+        The proof is checked by ``state.proof.verify(last_app_hash, key, value, proof)``.
+        CometBFT puts this app hash in the header of block ``height + 1``.
+        """
+        value = self.get(key)
+        proof, vhash = build_proof(self._root, key_path(key), self.load_node)
+        expected = value_hash(value) if value is not None else None
+        if vhash != expected:
+            raise RuntimeError(f"store corrupt: value table and tree disagree on key {key.hex()}")
+        return value, proof.encode(), self._height
+
+    def commit(self, ws: WorkingState, height: int) -> bytes:
+        """Persist ``ws`` as ``height`` in one synced LevelDB batch; returns the app hash.
+
+        Every WorkingState of this store, ``ws`` included, is stale afterwards.
+        """
+        ws.check_fresh()
+        if height <= self._height:
+            raise ValueError(f"commit height {height} is not above last height {self._height}")
+        root = ws.app_hash()
+        new_nodes = reachable_new_nodes(root, ws.new_nodes())
+        batch = self.build_commit_batch(ws, height, root, new_nodes)
+        batch.write()
+        self._height = height
+        self._root = root
+        self._generation += 1
+        for node, record in new_nodes:
+            self._cache.put(node, record)
+        return root
+
+    def build_commit_batch(
+        self, ws: WorkingState, height: int, root: bytes, new_nodes: list[tuple[bytes, bytes]]
+    ) -> plyvel.WriteBatch:
+        """The single write batch of a commit: new nodes, changed values, height, app hash."""
+        batch = self._db.write_batch(sync=True)
+        for node, record in new_nodes:
+            batch.put(store_node_key(node), record)
+        for key, value in ws.staged_items():
+            if value is None:
+                batch.delete(store_value_key(key))
+            else:
+                batch.put(store_value_key(key), value)
+        batch.put(STORE_META_HEIGHT, height.to_bytes(8, "big"))
+        batch.put(STORE_META_APP_HASH, root)
+        return batch
+
+    @property
+    def generation(self) -> int:
+        """Number of commits made through this handle (WorkingStates compare against it)."""
+        return self._generation
+
+    def iterate_committed(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Committed (key, value) pairs whose key starts with ``prefix``, in key order."""
+        skip = len(STORE_VALUE_PREFIX)
+        for db_key, value in self._db.iterator(prefix=store_value_key(prefix)):
+            yield db_key[skip:], value
+
+    def node_count(self) -> int:
+        """Number of tree node records on disk (scans them: for tests and benchmarks)."""
+        return sum(1 for _ in self._db.iterator(prefix=STORE_NODE_PREFIX, include_value=False))
+
+    def close(self) -> None:
+        """Close the database; the Store and its WorkingStates are unusable afterwards."""
+        self._db.close()
+
+
+class WorkingState:
+    """Staged writes over the last committed state of a Store.
+
+    Used for the block being executed and for the mempool check state. Once the store
+    commits (any WorkingState), every WorkingState created before is stale and raises
+    ``StaleWorkingStateError``; the app creates new ones with ``Store.working()``.
+    """
+
+    __slots__ = ("_store", "_generation", "_staged", "_undo", "_dirty", "_root", "_updater")
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._generation = store.generation
+        # key -> value, or None for a staged deletion.
+        self._staged: dict[bytes, bytes | None] = {}
+        # One undo log per open transaction(): (key, staged entry before the write).
+        self._undo: list[list[tuple[bytes, bytes | None | _Missing]]] = []
+        # Keys written since the tree was last brought up to date by app_hash().
+        self._dirty: set[bytes] = set()
+        self._root = store.last_app_hash
+        self._updater = TreeUpdater(self._load_node)
+
+    def check_fresh(self) -> None:
+        """Raise StaleWorkingStateError if the store committed since this was created."""
+        if self._generation != self._store.generation:
+            raise StaleWorkingStateError("working state used after a commit; create a new one")
+
+    def get(self, key: bytes) -> bytes | None:
+        """Current value of ``key`` (staged, else committed); None when absent."""
+        self.check_fresh()
+        staged = self._staged.get(key, _MISSING)
+        if isinstance(staged, _Missing):
+            return self._store.get(key)
+        return staged
+
+    def set(self, key: bytes, value: bytes) -> None:
+        """Stage ``key`` = ``value``."""
+        if not isinstance(key, bytes) or not isinstance(value, bytes):
+            raise TypeError("store keys and values are bytes")
+        self._write(key, value)
+
+    def delete(self, key: bytes) -> None:
+        """Stage the removal of ``key`` (a no-op on the root if it is absent)."""
+        if not isinstance(key, bytes):
+            raise TypeError("store keys are bytes")
+        self._write(key, None)
+
+    def _write(self, key: bytes, value: bytes | None) -> None:
+        self.check_fresh()
+        if self._undo:
+            self._undo[-1].append((key, self._staged.get(key, _MISSING)))
+        self._staged[key] = value
+        self._dirty.add(key)
+
+    def iterate(self, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) pairs whose key starts with ``prefix``, in key order.
+
+        Merges staged writes over the committed state, hiding deleted keys. The staged
+        side is captured when this is called; writes made while iterating are not seen.
+        """
+        self.check_fresh()
+        staged = sorted((k, v) for k, v in self._staged.items() if k.startswith(prefix))
+        return _merge_sorted(self._store.iterate_committed(prefix), staged)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Undo every write made inside the block if it raises (then re-raise). Nests."""
+        self._undo.append([])
+        try:
+            yield
+        except BaseException:
+            self._rollback(self._undo.pop())
+            raise
+        log = self._undo.pop()
+        if self._undo:
+            # The enclosing transaction must be able to undo these writes too.
+            self._undo[-1].extend(log)
+
+    def _rollback(self, log: list[tuple[bytes, bytes | None | _Missing]]) -> None:
+        for key, previous in reversed(log):
+            if isinstance(previous, _Missing):
+                del self._staged[key]
+            else:
+                self._staged[key] = previous
+            self._dirty.add(key)
+
+    def app_hash(self) -> bytes:
+        """Tree root with every staged write applied; cached until the next write."""
+        self.check_fresh()
+        if self._dirty:
+            updates = sorted(self._update_for(key) for key in self._dirty)
+            self._root = self._updater.apply(self._root, updates)
+            self._dirty.clear()
+        return self._root
+
+    def _update_for(self, key: bytes) -> Update:
+        staged = self._staged.get(key, _MISSING)
+        # A rolled-back key is back to its committed value.
+        value = self._store.get(key) if isinstance(staged, _Missing) else staged
+        return key_path(key), (value_hash(value) if value is not None else None)
+
+    def _load_node(self, node: bytes) -> bytes:
+        record = self._updater.new_nodes.get(node)
+        return record if record is not None else self._store.load_node(node)
+
+    def new_nodes(self) -> dict[bytes, bytes]:
+        """Node records created by app_hash() calls so far (not all reachable)."""
+        return self._updater.new_nodes
+
+    def staged_items(self) -> list[tuple[bytes, bytes | None]]:
+        """Staged (key, value or None for deletion) pairs in key order."""
+        return sorted(self._staged.items())
+
+
+def _merge_sorted(
+    committed: Iterator[tuple[bytes, bytes]], staged: list[tuple[bytes, bytes | None]]
+) -> Iterator[tuple[bytes, bytes]]:
+    """Merge two key-ordered streams; a staged entry overrides the committed one."""
+    i = 0
+    for key, value in committed:
+        while i < len(staged) and staged[i][0] < key:
+            staged_key, staged_value = staged[i]
+            i += 1
+            if staged_value is not None:
+                yield staged_key, staged_value
+        if i < len(staged) and staged[i][0] == key:
+            staged_value = staged[i][1]
+            i += 1
+            if staged_value is not None:
+                yield key, staged_value
+        else:
+            yield key, value
+    for staged_key, staged_value in staged[i:]:
+        if staged_value is not None:
+            yield staged_key, staged_value
