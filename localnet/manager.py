@@ -1,0 +1,477 @@
+"""A whole Optio chain on one machine: N validators, each a CometBFT + app pair.
+
+Layout of a localnet home::
+
+    <home>/localnet.json        validators, base port, chain id (fixed at creation)
+    <home>/keyring-test/        funded demo keys and validator operator keys
+    <home>/node<i>/             CometBFT home and app home of validator i
+        config/{config.toml,genesis.json,app.toml,...}
+        data/                   CometBFT data and the app DB (data/optio.db)
+        app.pid, cometbft.pid   pids of the detached processes
+        app.log, cometbft.log   their output
+
+Processes are detached (own session) so they outlive the command that started
+them; every operation re-reads the pid files, so the CLI and Python callers
+(tests) can manage the same localnet. A pid counts as ours only if that process'
+command line still names the node home, so a recycled pid is never signalled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from chain.keystore import Keyring
+from chain.rpc import RPCClient, RPCError
+from localnet.config import (
+    DEFAULT_BASE_PORT,
+    NodePorts,
+    app_toml,
+    node_id,
+    peers_string,
+    rewrite_cometbft_config,
+)
+
+DEFAULT_HOME = Path("~/.optio/localnet")
+DEFAULT_CHAIN_ID = "optio-localnet"
+DEFAULT_VALIDATORS = 4
+DEMO_KEYS = ("alice", "bob", "carol", "dave")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+METADATA = "localnet.json"
+Process = Literal["app", "cometbft"]
+PROCESSES: tuple[Process, ...] = ("app", "cometbft")
+
+
+class LocalnetError(Exception):
+    """The localnet cannot do what was asked; the message says why and what to look at."""
+
+
+def cometbft_binary() -> str:
+    """``OPTIO_COMETBFT``, else the repo's ``.tools/bin/cometbft``, else ``cometbft`` on PATH."""
+    explicit = os.environ.get("OPTIO_COMETBFT")
+    if explicit:
+        return explicit
+    local = REPO_ROOT / ".tools" / "bin" / "cometbft"
+    if local.exists():
+        return str(local)
+    found = shutil.which("cometbft")
+    if found is None:
+        raise LocalnetError(
+            "CometBFT binary not found: run localnet/setup.sh or set OPTIO_COMETBFT"
+        )
+    return found
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of a text file ('' if absent)."""
+    if not path.exists():
+        return ""
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        # Read backwards in blocks until enough newlines are seen.
+        block, data = 8192, b""
+        while size > 0 and data.count(b"\n") <= lines:
+            step = min(block, size)
+            size -= step
+            handle.seek(size)
+            data = handle.read(step) + data
+    return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
+
+
+def _pid_alive(pid: int, marker: str) -> bool:
+    """True if ``pid`` runs and its command line contains ``marker``."""
+    try:
+        # Reap it if it is our own exited child, so it does not linger as a zombie.
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    # Arguments are NUL-terminated: match whole arguments so node1 is not node10.
+    return state != "Z" and b"\0" + marker.encode() + b"\0" in cmdline
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessStatus:
+    """One process of a node: its pid (if a pid file exists) and whether it runs."""
+
+    pid: int | None
+    alive: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    """What ``localnet status`` shows for one node."""
+
+    name: str
+    rpc: str
+    height: int | None
+    app_hash: str | None
+    app: ProcessStatus
+    cometbft: ProcessStatus
+    error: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name, "rpc": self.rpc, "height": self.height,
+            "app_hash": self.app_hash,
+            "app": {"pid": self.app.pid, "alive": self.app.alive},
+            "cometbft": {"pid": self.cometbft.pid, "alive": self.cometbft.alive},
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """Paths and ports of validator ``index``."""
+
+    index: int
+    home: Path
+    ports: NodePorts
+
+    @property
+    def name(self) -> str:
+        return f"node{self.index}"
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.rpc}"
+
+    def pid_file(self, process: Process) -> Path:
+        return self.home / f"{process}.pid"
+
+    def log_file(self, process: Process) -> Path:
+        return self.home / f"{process}.log"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoKey:
+    """A funded key of the localnet's test keyring."""
+
+    name: str
+    address: str
+
+
+class Localnet:
+    """Create, start, stop and inspect a localnet under ``home``.
+
+    ``validators``, ``base_port`` and ``chain_id`` are fixed when the network is
+    created; on an existing home they default to the stored values and must
+    match them if given.
+    """
+
+    def __init__(
+        self,
+        home: Path | str = DEFAULT_HOME,
+        validators: int | None = None,
+        base_port: int | None = None,
+        chain_id: str | None = None,
+        *,
+        log_level: str = "info",
+        python: str | None = None,
+    ) -> None:
+        self.home = Path(home).expanduser().resolve()
+        stored = self._read_metadata()
+        self.validators = int(self._setting("validators", validators, stored, DEFAULT_VALIDATORS))
+        self.base_port = int(self._setting("base_port", base_port, stored, DEFAULT_BASE_PORT))
+        self.chain_id = str(self._setting("chain_id", chain_id, stored, DEFAULT_CHAIN_ID))
+        if self.validators < 1:
+            raise LocalnetError("a localnet needs at least one validator")
+        self.log_level = log_level
+        self.python = python or sys.executable
+        self.keyring = Keyring(self.home, "test")
+
+    def _read_metadata(self) -> dict[str, int | str]:
+        path = self.home / METADATA
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    @staticmethod
+    def _setting(
+        name: str, given: int | str | None, stored: dict[str, int | str], default: int | str
+    ) -> int | str:
+        if name in stored:
+            if given is not None and given != stored[name]:
+                raise LocalnetError(
+                    f"this localnet was created with {name}={stored[name]!r}, not {given!r}; "
+                    "use another --home or `optio localnet reset`/delete the home"
+                )
+            return stored[name]
+        return default if given is None else given
+
+    # --- layout ---------------------------------------------------------------
+
+    @property
+    def exists(self) -> bool:
+        return (self.home / METADATA).exists()
+
+    @property
+    def nodes(self) -> list[Node]:
+        return [
+            Node(i, self.home / f"node{i}", NodePorts.for_node(self.base_port, i))
+            for i in range(self.validators)
+        ]
+
+    def node(self, name: str | int) -> Node:
+        """A node by index, ``"3"`` or ``"node3"``."""
+        text = str(name).removeprefix("node")
+        if not text.isdigit() or int(text) >= self.validators:
+            raise LocalnetError(
+                f"no node {name!r}: this localnet has node0..node{self.validators - 1}"
+            )
+        return self.nodes[int(text)]
+
+    def rpc(self, node: Node | int = 0, timeout: float = 5.0) -> RPCClient:
+        target = node if isinstance(node, Node) else self.nodes[node]
+        return RPCClient(target.rpc_url, timeout=timeout)
+
+    def demo_keys(self) -> list[DemoKey]:
+        return [DemoKey(k.name, k.address) for k in self.keyring.list()]
+
+    # --- creation -------------------------------------------------------------
+
+    def init(self) -> bool:
+        """Generate the network if the home has none; True if it was created now."""
+        if self.exists:
+            return False
+        if self.home.exists() and any(self.home.glob("node*")):
+            raise LocalnetError(
+                f"{self.home} holds node folders but no {METADATA}: a half-created "
+                "localnet; delete the folder and run `optio localnet up` again"
+            )
+        self.home.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(
+            [cometbft_binary(), "testnet", "--v", str(self.validators), "--o", str(self.home),
+             "--starting-ip-address", "127.0.0.1", "--populate-persistent-peers=false"],
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise LocalnetError(f"cometbft testnet failed:\n{result.stderr or result.stdout}")
+        nodes = self.nodes
+        ids = [node_id(n.home / "config" / "node_key.json") for n in nodes]
+        for node in nodes:
+            peers = peers_string(
+                [(ids[o.index], o.ports.p2p) for o in nodes if o.index != node.index]
+            )
+            rewrite_cometbft_config(
+                node.home / "config" / "config.toml", node.name, node.ports, peers,
+                self.log_level,
+            )
+            (node.home / "config" / "app.toml").write_text(
+                app_toml(node.ports.abci, log_level=self.log_level)
+            )
+        self._write_genesis()
+        (self.home / METADATA).write_text(json.dumps(
+            {"validators": self.validators, "base_port": self.base_port,
+             "chain_id": self.chain_id}, indent=2) + "\n")
+        return True
+
+    def _write_genesis(self) -> None:
+        """Fund demo + operator keys and write the same complete genesis to every node."""
+        from genesis.builder import complete_genesis, write_genesis
+        from genesis.presets import localnet_app_genesis
+
+        names = [*DEMO_KEYS, *(f"validator{n.index}" for n in self.nodes)]
+        addresses = [
+            (self.keyring.show(n) if self.keyring.has(n) else self.keyring.add(n)).address
+            for n in names
+        ]
+        base = json.loads((self.nodes[0].home / "config" / "genesis.json").read_text())
+        genesis = complete_genesis(base, localnet_app_genesis(addresses), chain_id=self.chain_id)
+        for node in self.nodes:
+            write_genesis(node.home / "config" / "genesis.json", genesis)
+
+    # --- processes ------------------------------------------------------------
+
+    def _command(self, node: Node, process: Process) -> list[str]:
+        if process == "app":
+            return [self.python, "-m", "chain.cli", "node", "start", "--home", str(node.home)]
+        return [cometbft_binary(), "start", "--home", str(node.home)]
+
+    def process_status(self, node: Node, process: Process) -> ProcessStatus:
+        path = node.pid_file(process)
+        if not path.exists():
+            return ProcessStatus(None, False)
+        try:
+            pid = int(path.read_text().strip())
+        except ValueError:
+            return ProcessStatus(None, False)
+        return ProcessStatus(pid, _pid_alive(pid, str(node.home)))
+
+    def _spawn(self, node: Node, process: Process) -> None:
+        port = node.ports.abci if process == "app" else node.ports.rpc
+        if _port_in_use(port):
+            raise LocalnetError(
+                f"{node.name}: port {port} for its {process} is taken by another program "
+                "(another localnet?); choose another --base-port"
+            )
+        log = node.log_file(process).open("ab")
+        try:
+            child = subprocess.Popen(
+                self._command(node, process), cwd=node.home, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        finally:
+            log.close()
+        node.pid_file(process).write_text(f"{child.pid}\n")
+
+    def _wait_for_abci(self, node: Node, timeout: float) -> None:
+        """CometBFT retries a missing app only every few seconds: start it once the app listens."""
+        deadline = time.monotonic() + timeout
+        while not _port_in_use(node.ports.abci):
+            if not self.process_status(node, "app").alive:
+                raise LocalnetError(self._failure(node, "the app process exited"))
+            if time.monotonic() >= deadline:
+                raise LocalnetError(self._failure(
+                    node, f"the app did not listen on port {node.ports.abci} in {timeout:g}s"))
+            time.sleep(0.1)
+
+    def start_node(self, name: str | int, only: Process | None = None,
+                   timeout: float = 60.0) -> None:
+        """Start the node's stopped processes (app before CometBFT)."""
+        node = self.node(name)
+        wanted = PROCESSES if only is None else (only,)
+        if "app" in wanted and not self.process_status(node, "app").alive:
+            self._spawn(node, "app")
+        if "cometbft" in wanted and not self.process_status(node, "cometbft").alive:
+            if self.process_status(node, "app").alive:
+                self._wait_for_abci(node, timeout)
+            self._spawn(node, "cometbft")
+
+    def stop_node(self, name: str | int, only: Process | None = None, kill: bool = False,
+                  grace: float = 10.0) -> None:
+        """Stop the node's processes: SIGTERM then SIGKILL after ``grace`` (or SIGKILL now)."""
+        node = self.node(name)
+        # CometBFT first, so it does not log a storm of errors about the lost app.
+        wanted = [p for p in ("cometbft", "app") if only is None or p == only]
+        for process in wanted:
+            self._signal(node, process, signal.SIGKILL if kill else signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for process in wanted:
+            while self.process_status(node, process).alive:
+                if time.monotonic() >= deadline:
+                    self._signal(node, process, signal.SIGKILL)
+                    deadline = time.monotonic() + grace
+                time.sleep(0.05)
+            node.pid_file(process).unlink(missing_ok=True)
+
+    def _signal(self, node: Node, process: Process, sig: signal.Signals) -> None:
+        status = self.process_status(node, process)
+        if status.pid is None or not status.alive:
+            return
+        try:
+            # Its own session: the group holds exactly this process and its children.
+            os.killpg(status.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def up(self, timeout: float = 120.0, min_height: int = 2) -> bool:
+        """Create if needed, start every stopped process, wait for ``min_height``.
+
+        Returns True if the network was created by this call.
+        """
+        created = self.init()
+        for node in self.nodes:
+            self.start_node(node.index, timeout=timeout)
+        self.wait_for_height(min_height, timeout)
+        return created
+
+    def down(self, kill: bool = False) -> None:
+        for node in self.nodes:
+            self.stop_node(node.index, kill=kill)
+
+    def reset(self) -> None:
+        """Stop everything and wipe chain and app data back to height 0 (keys/config kept)."""
+        self.down()
+        for node in self.nodes:
+            data = node.home / "data"
+            for entry in data.iterdir() if data.exists() else ():
+                if entry.name == "priv_validator_state.json":
+                    continue
+                if entry.is_dir():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+            data.mkdir(exist_ok=True)
+            (data / "priv_validator_state.json").write_text(
+                json.dumps({"height": "0", "round": 0, "step": 0}, indent=2) + "\n"
+            )
+            (node.home / "config" / "addrbook.json").unlink(missing_ok=True)
+
+    # --- observation ----------------------------------------------------------
+
+    def wait_for_height(self, height: int, timeout: float = 120.0,
+                        nodes: list[Node] | None = None) -> None:
+        """Poll every (given) node until it reports ``height``; fail with its log tail."""
+        deadline = time.monotonic() + timeout
+        for node in nodes or self.nodes:
+            while True:
+                for process in PROCESSES:
+                    if not self.process_status(node, process).alive:
+                        raise LocalnetError(self._failure(node, f"its {process} process is not running"))
+                try:
+                    if self.rpc(node, timeout=2.0).status().latest_height >= height:
+                        break
+                except RPCError:
+                    pass
+                if time.monotonic() >= deadline:
+                    raise LocalnetError(self._failure(
+                        node, f"it did not reach height {height} within {timeout:g}s"))
+                time.sleep(0.2)
+
+    def _failure(self, node: Node, reason: str) -> str:
+        parts = [f"{node.name}: {reason}."]
+        for process in PROCESSES:
+            text = tail(node.log_file(process), 15)
+            parts.append(f"--- last lines of {node.log_file(process)} ---\n{text or '(empty)'}")
+        return "\n".join(parts)
+
+    def status(self) -> list[NodeStatus]:
+        result = []
+        for node in self.nodes:
+            height: int | None = None
+            app_hash: str | None = None
+            error: str | None = None
+            try:
+                status = self.rpc(node, timeout=2.0).status()
+                height, app_hash = status.latest_height, status.latest_app_hash
+            except RPCError as exc:
+                error = str(exc)
+            result.append(NodeStatus(
+                name=node.name, rpc=node.rpc_url, height=height, app_hash=app_hash,
+                app=self.process_status(node, "app"),
+                cometbft=self.process_status(node, "cometbft"), error=error,
+            ))
+        return result
+
+    def follow(self, name: str | int, process: Process, interval: float = 0.2) -> Iterator[str]:
+        """Yield lines appended to a node's log from now on (``logs -f``)."""
+        path = self.node(name).log_file(process)
+        path.touch()
+        with path.open("r", errors="replace") as handle:
+            handle.seek(0, os.SEEK_END)
+            while True:
+                line = handle.readline()
+                if line:
+                    yield line.rstrip("\n")
+                else:
+                    time.sleep(interval)
