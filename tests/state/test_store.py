@@ -1,0 +1,304 @@
+"""Store and WorkingState: staging, transactions, iteration, commit atomicity, restart."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from state.proof import EMPTY_HASH, verify
+from state.store import StaleWorkingStateError, Store
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    opened = Store(str(tmp_path / "db"))
+    yield opened
+    opened.close()
+
+
+def _commit(store: Store, height: int, writes: dict[bytes, bytes | None]) -> bytes:
+    ws = store.working()
+    for key, value in sorted(writes.items()):
+        if value is None:
+            ws.delete(key)
+        else:
+            ws.set(key, value)
+    return store.commit(ws, height)
+
+
+def test_fresh_store_is_empty_at_height_zero(store: Store) -> None:
+    assert store.last_height == 0
+    assert store.last_app_hash == EMPTY_HASH
+    assert store.working().app_hash() == EMPTY_HASH
+    assert store.get(b"k") is None
+
+
+def test_working_state_reads_its_own_writes_over_committed_values(store: Store) -> None:
+    _commit(store, 1, {b"a": b"1", b"b": b"2"})
+    ws = store.working()
+    ws.set(b"a", b"10")
+    ws.delete(b"b")
+    ws.set(b"c", b"3")
+    assert (ws.get(b"a"), ws.get(b"b"), ws.get(b"c")) == (b"10", None, b"3")
+    assert (store.get(b"a"), store.get(b"b"), store.get(b"c")) == (b"1", b"2", None)
+
+
+def test_commit_returns_app_hash_and_advances_height(store: Store) -> None:
+    ws = store.working()
+    ws.set(b"k", b"v")
+    expected = ws.app_hash()
+    assert store.commit(ws, 1) == expected
+    assert (store.last_height, store.last_app_hash, store.get(b"k")) == (1, expected, b"v")
+
+
+def test_commit_height_must_increase(store: Store) -> None:
+    _commit(store, 5, {b"k": b"v"})
+    with pytest.raises(ValueError):
+        store.commit(store.working(), 5)
+
+
+def test_working_states_are_stale_after_a_commit(store: Store) -> None:
+    block = store.working()
+    check = store.working()
+    block.set(b"k", b"v")
+    store.commit(block, 1)
+    for stale in (block, check):
+        with pytest.raises(StaleWorkingStateError):
+            stale.get(b"k")
+        with pytest.raises(StaleWorkingStateError):
+            stale.set(b"k", b"w")
+        with pytest.raises(StaleWorkingStateError):
+            stale.app_hash()
+    assert store.working().get(b"k") == b"v"
+
+
+def test_app_hash_is_cached_until_the_next_write(store: Store) -> None:
+    ws = store.working()
+    ws.set(b"a", b"1")
+    first = ws.app_hash()
+    assert ws.app_hash() == first
+    ws.set(b"b", b"2")
+    second = ws.app_hash()
+    assert second != first
+    ws.delete(b"b")
+    assert ws.app_hash() == first
+
+
+def test_root_is_the_same_however_writes_are_split_across_blocks(tmp_path: Path) -> None:
+    writes = {bytes([i, j]): bytes([i ^ j]) for i in range(20) for j in range(20)}
+    one = Store(str(tmp_path / "one"))
+    many = Store(str(tmp_path / "many"))
+    try:
+        _commit(one, 1, writes)
+        ordered = sorted(writes.items())
+        for height, start in enumerate(range(0, len(ordered), 37), start=1):
+            ws = many.working()
+            for key, value in reversed(ordered[start : start + 37]):
+                ws.set(key, value)
+                ws.app_hash()  # intermediate hashing must not change the result
+            many.commit(ws, height)
+        assert one.last_app_hash == many.last_app_hash
+    finally:
+        one.close()
+        many.close()
+
+
+def test_deleting_what_a_block_added_restores_the_previous_root(store: Store) -> None:
+    before = _commit(store, 1, {b"a": b"1", b"b": b"2"})
+    _commit(store, 2, {b"c": b"3", b"a": b"changed"})
+    assert _commit(store, 3, {b"c": None, b"a": b"1"}) == before
+
+
+def test_transaction_rolls_back_all_writes_when_the_block_raises(store: Store) -> None:
+    _commit(store, 1, {b"a": b"1", b"b": b"2"})
+    ws = store.working()
+    ws.set(b"a", b"staged")
+    root_before = ws.app_hash()
+    with pytest.raises(RuntimeError, match="boom"):
+        with ws.transaction():
+            ws.set(b"a", b"inside")
+            ws.delete(b"b")
+            ws.set(b"c", b"new")
+            ws.app_hash()
+            raise RuntimeError("boom")
+    assert (ws.get(b"a"), ws.get(b"b"), ws.get(b"c")) == (b"staged", b"2", None)
+    assert ws.app_hash() == root_before
+    assert list(ws.iterate()) == [(b"a", b"staged"), (b"b", b"2")]
+
+
+def test_nested_transaction_rollback_keeps_the_outer_writes(store: Store) -> None:
+    ws = store.working()
+    with ws.transaction():
+        ws.set(b"outer", b"1")
+        with pytest.raises(KeyError):
+            with ws.transaction():
+                ws.set(b"inner", b"2")
+                ws.set(b"outer", b"overwritten")
+                raise KeyError("inner fails")
+        assert (ws.get(b"outer"), ws.get(b"inner")) == (b"1", None)
+    assert ws.get(b"outer") == b"1"
+
+
+def test_outer_rollback_undoes_a_committed_inner_transaction(store: Store) -> None:
+    ws = store.working()
+    ws.set(b"keep", b"0")
+    expected = ws.app_hash()
+    with pytest.raises(ValueError):
+        with ws.transaction():
+            with ws.transaction():
+                ws.set(b"inner", b"2")
+                ws.delete(b"keep")
+            raise ValueError("outer fails")
+    assert (ws.get(b"inner"), ws.get(b"keep")) == (None, b"0")
+    assert ws.app_hash() == expected
+
+
+def test_iterate_merges_staged_and_committed_in_key_order(store: Store) -> None:
+    _commit(store, 1, {b"p/1": b"c1", b"p/3": b"c3", b"p/5": b"c5", b"q/1": b"other"})
+    ws = store.working()
+    ws.set(b"p/0", b"s0")
+    ws.set(b"p/3", b"s3")
+    ws.delete(b"p/5")
+    ws.set(b"p/9", b"s9")
+    ws.delete(b"p/7")
+    assert list(ws.iterate(b"p/")) == [(b"p/0", b"s0"), (b"p/1", b"c1"), (b"p/3", b"s3"), (b"p/9", b"s9")]
+    assert [key for key, _ in ws.iterate()] == [b"p/0", b"p/1", b"p/3", b"p/9", b"q/1"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    committed=st.dictionaries(st.binary(max_size=3), st.binary(max_size=3), max_size=20),
+    staged=st.dictionaries(st.binary(max_size=3), st.none() | st.binary(max_size=3), max_size=20),
+    prefix=st.binary(max_size=1),
+)
+def test_iterate_equals_the_merged_dictionary(tmp_path_factory, committed, staged, prefix) -> None:
+    store = Store(str(tmp_path_factory.mktemp("db")))
+    try:
+        _commit(store, 1, dict(committed))
+        ws = store.working()
+        model = dict(committed)
+        for key, value in staged.items():
+            if value is None:
+                ws.delete(key)
+                model.pop(key, None)
+            else:
+                ws.set(key, value)
+                model[key] = value
+        assert list(ws.iterate(prefix)) == sorted((k, v) for k, v in model.items() if k.startswith(prefix))
+    finally:
+        store.close()
+
+
+def test_reopen_after_commit_gives_the_same_height_hash_and_values(tmp_path: Path) -> None:
+    path = str(tmp_path / "db")
+    store = Store(path)
+    _commit(store, 1, {b"a": b"1", b"b": b"2"})
+    root = _commit(store, 2, {b"b": None, b"c": b"3"})
+    store.close()
+    reopened = Store(path)
+    try:
+        assert (reopened.last_height, reopened.last_app_hash) == (2, root)
+        assert list(reopened.working().iterate()) == [(b"a", b"1"), (b"c", b"3")]
+        value, proof, height = reopened.prove(b"c")
+        assert (value, height) == (b"3", 2)
+        assert verify(root, b"c", value, proof)
+        # Building on the reopened store continues from the same tree.
+        ws = reopened.working()
+        ws.set(b"d", b"4")
+        assert reopened.commit(ws, 3) != root
+    finally:
+        reopened.close()
+
+
+def test_dropping_a_working_state_leaves_the_committed_state_intact(tmp_path: Path) -> None:
+    path = str(tmp_path / "db")
+    store = Store(path)
+    root = _commit(store, 1, {b"a": b"1"})
+    ws = store.working()
+    ws.set(b"a", b"lost")
+    ws.set(b"b", b"lost")
+    ws.app_hash()
+    del ws
+    store.close()
+    reopened = Store(path)
+    try:
+        assert (reopened.last_height, reopened.last_app_hash) == (1, root)
+        assert (reopened.get(b"a"), reopened.get(b"b")) == (b"1", None)
+    finally:
+        reopened.close()
+
+
+_CRASHING_COMMIT = textwrap.dedent(
+    """
+    import os, sys
+    from state.store import Store
+
+    class CrashBeforeWrite(Store):
+        def build_commit_batch(self, *args):
+            super().build_commit_batch(*args)
+            os._exit(17)  # the process dies with the batch built but never written
+
+    store = CrashBeforeWrite(sys.argv[1])
+    ws = store.working()
+    ws.set(b"a", b"2")
+    ws.set(b"new", b"x")
+    store.commit(ws, 2)
+    """
+)
+
+
+def test_crash_between_building_and_writing_the_batch_keeps_the_previous_commit(tmp_path: Path) -> None:
+    path = str(tmp_path / "db")
+    store = Store(path)
+    root = _commit(store, 1, {b"a": b"1"})
+    nodes = store.node_count()
+    store.close()
+    crashed = subprocess.run([sys.executable, "-c", _CRASHING_COMMIT, path], check=False)
+    assert crashed.returncode == 17
+    reopened = Store(path)
+    try:
+        assert (reopened.last_height, reopened.last_app_hash) == (1, root)
+        assert (reopened.get(b"a"), reopened.get(b"new")) == (b"1", None)
+        assert reopened.node_count() == nodes
+    finally:
+        reopened.close()
+
+
+def test_commit_writes_exactly_one_synced_batch(store: Store) -> None:
+    _commit(store, 1, {b"a": b"1"})
+    calls: list[str] = []
+    real_db = store._db
+
+    class RecordingDB:
+        """Pass-through to the real LevelDB that records every write entry point used."""
+
+        def __getattr__(self, name: str):
+            if name in ("put", "delete", "write_batch"):
+                calls.append(name)
+            return getattr(real_db, name)
+
+        def write_batch(self, **options):
+            calls.append(f"write_batch(sync={options.get('sync')})")
+            return real_db.write_batch(**options)
+
+    store._db = RecordingDB()  # type: ignore[assignment]
+    try:
+        _commit(store, 2, {b"a": b"2", b"b": b"3"})
+    finally:
+        store._db = real_db
+    assert calls == ["write_batch(sync=True)"]
+    assert (store.get(b"a"), store.get(b"b"), store.last_height) == (b"2", b"3", 2)
+
+
+def test_set_rejects_non_bytes(store: Store) -> None:
+    ws = store.working()
+    with pytest.raises(TypeError):
+        ws.set("k", b"v")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        ws.set(b"k", 1)  # type: ignore[arg-type]
