@@ -209,6 +209,10 @@ class ABCIServer:
         finally:
             self._handlers.discard(task)
             writer.close()
+            try:
+                await writer.wait_closed()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
             log.info("ABCI connection from %s closed", peer)
 
     async def _serve_connection(
