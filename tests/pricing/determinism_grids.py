@@ -1,0 +1,53 @@
+"""Fixed, seeded input grids for the surface, risk and Monte Carlo kernels, and their outputs as bytes.
+
+Each producer builds its inputs from a fixed NumPy seed, runs the public kernels and returns the
+raw bytes of every output. The determinism tests call a producer twice: in-process (JIT) and in a
+subprocess with ``NUMBA_DISABLE_JIT=1`` (interpreted), and require identical bytes; the SHA-256 of
+the same bytes is pinned as a golden digest so a change of any output bit is never silent.
+"""
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def philox_outputs() -> bytes:
+    """Philox4x32-10 over 100,000 random (counter, key) pairs, edge words included."""
+    from pricing.philox import philox_blocks
+
+    rng = np.random.default_rng(20261121)
+    n = 100_000
+    counters = rng.integers(0, 2**32, size=(n, 4), dtype=np.uint64)
+    keys = rng.integers(0, 2**32, size=(n, 2), dtype=np.uint64)
+    counters[:4] = [[0, 0, 0, 0], [2**32 - 1] * 4, [1, 0, 0, 0], [0, 0, 0, 2**32 - 1]]
+    keys[:4] = [[0, 0], [2**32 - 1] * 2, [0, 0], [2**32 - 1, 0]]
+    return philox_blocks(counters, keys).astype("<u4").tobytes()
+
+
+PRODUCERS: dict[str, Callable[[], bytes]] = {
+    "philox": philox_outputs,
+}
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def interpreted_output(name: str) -> bytes:
+    """Run producer ``name`` in a fresh interpreter with the JIT disabled; return its bytes."""
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    code = (
+        "import sys; from tests.pricing.determinism_grids import PRODUCERS; "
+        f"sys.stdout.buffer.write(PRODUCERS[{name!r}]())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, check=True
+    )
+    return done.stdout
