@@ -76,6 +76,13 @@ def balance_key(account_id: bytes, denom: str) -> bytes:
     return balance_prefix(account_id) + _lp(denom.encode())
 
 
+def split_balance_key(key: bytes) -> tuple[bytes, str]:
+    """(account id, denom) of a key made by `balance_key`."""
+    start = len(BALANCE_PREFIX)
+    id_end = start + 1 + key[start]
+    return key[start + 1 : id_end], key[id_end + 1 :].decode()
+
+
 def supply_key(denom: str) -> bytes:
     return SUPPLY_PREFIX + _lp(denom.encode())
 

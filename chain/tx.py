@@ -1,0 +1,314 @@
+"""Transactions: decoding with every stateless check, and building/signing for the wallet.
+
+`decode_tx` is the first of the three validation steps (shape → state → execute):
+it turns raw CometBFT tx bytes into a typed `SignedTx` or raises an `OptioError`.
+Nothing here reads state; `state/accounts.py::process_tx` does the rest.
+
+Signing: ed25519 (RFC 8032, which hashes internally with SHA-512, so no pre-hash)
+over `SIGN_DOMAIN ‖ body`, where body is the canonical `TxBody` bytes carried
+verbatim in `Tx.body`. The body contains the chain id, so a signature is valid on
+one chain only; the domain tag keeps these signatures from ever being valid as
+some other Optio signed object. Only the canonical protobuf encoding is accepted
+(re-encode and compare), so nobody can re-wrap a signed tx into different bytes
+with a different hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from google.protobuf.message import DecodeError, Message
+
+from chain.address import account_id_from_public_key, format_address, parse_address
+from chain.ed25519 import is_valid_public_key
+from chain.proto import tx_pb2
+from state.denoms import DENOMS, FEE_DENOM, MAX_AMOUNT, is_known_denom
+from state.errors import (
+    EmptyTx,
+    InvalidAmount,
+    InvalidFeeDenom,
+    InvalidNonce,
+    InvalidPublicKey,
+    InvalidSignature,
+    MalformedTx,
+    MemoTooLong,
+    NonCanonicalTx,
+    SignerMismatch,
+    TooManyMessages,
+    TxTooLarge,
+    UnknownDenom,
+    UnknownMessage,
+    WrongChainId,
+)
+from state.params import DEFAULT_PARAMS
+
+_M = TypeVar("_M", bound=Message)
+
+SIGN_DOMAIN = b"optio/tx/v1\x00"
+PUBLIC_KEY_BYTES = 32
+SIGNATURE_BYTES = 64
+_CANONICAL_UINT = re.compile(r"0|[1-9][0-9]*")
+# Longer digit strings cannot be <= MAX_AMOUNT (19 digits); checking length first
+# keeps int() from ever parsing an attacker-sized number.
+_MAX_AMOUNT_DIGITS = len(str(MAX_AMOUNT))
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """A validated MsgSend: move `amount` (> 0) of `denom` between 20-byte account ids."""
+
+    from_id: bytes
+    to_id: bytes
+    denom: str
+    amount: int
+
+    @property
+    def from_address(self) -> str:
+        return format_address(self.from_id)
+
+    @property
+    def to_address(self) -> str:
+        return format_address(self.to_id)
+
+
+TxMessage = Send
+"""Union of typed messages; grows as the Msg oneof does."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedTx:
+    """A transaction that passed every stateless check, signature included."""
+
+    hash: bytes
+    """SHA-256 of the raw tx bytes (32 bytes); `tx_hash` gives the hex form."""
+    size: int
+    chain_id: str
+    nonce: int
+    fee: int
+    """Fee in FEE_DENOM (uusd); 0 when the tx carries none."""
+    memo: str
+    timeout_height: int
+    """Last height at which the tx may execute; 0 means no limit."""
+    messages: tuple[TxMessage, ...]
+    signer_id: bytes
+    """20-byte account id derived from `public_key`; pays the fee and owns the nonce."""
+    public_key: bytes
+
+    @property
+    def signer(self) -> str:
+        return format_address(self.signer_id)
+
+
+def tx_hash(raw: bytes) -> str:
+    """The tx hash as CometBFT shows it: upper-case hex of SHA-256 of the raw bytes."""
+    return hashlib.sha256(raw).hexdigest().upper()
+
+
+def sign_bytes(body: bytes) -> bytes:
+    """The exact bytes an ed25519 signature covers."""
+    return SIGN_DOMAIN + body
+
+
+# --- decoding ------------------------------------------------------------------------
+
+
+def _parse_canonical(cls: type[_M], raw: bytes, part: str) -> _M:
+    msg = cls()
+    try:
+        msg.ParseFromString(raw)
+    except DecodeError as exc:
+        raise MalformedTx(f"{part} is not a valid protobuf message ({exc})") from None
+    # Unknown fields survive parsing and re-encoding, so drop them before the
+    # comparison: their presence then shows up as a length difference.
+    msg.DiscardUnknownFields()
+    if msg.SerializeToString(deterministic=True) != raw:
+        raise NonCanonicalTx(part)
+    return msg
+
+
+def parse_amount(text: str, denom: str, *, allow_zero: bool) -> int:
+    """A canonical decimal amount in [0 or 1, MAX_AMOUNT]; raise InvalidAmount otherwise."""
+    if text.startswith("-") and _CANONICAL_UINT.fullmatch(text[1:]):
+        raise InvalidAmount(text, denom, "amounts cannot be negative")
+    if not _CANONICAL_UINT.fullmatch(text):
+        raise InvalidAmount(text, denom, "not a whole number of micro-units (digits only, no leading zeros)")
+    if len(text) > _MAX_AMOUNT_DIGITS or int(text) > MAX_AMOUNT:
+        raise InvalidAmount(text, denom, f"exceeds the maximum amount {MAX_AMOUNT}")
+    value = int(text)
+    if value == 0 and not allow_zero:
+        raise InvalidAmount(text, denom, "must be greater than zero")
+    return value
+
+
+def _check_denom(denom: str) -> None:
+    if not is_known_denom(denom):
+        raise UnknownDenom(denom, DENOMS)
+
+
+def _decode_send(index: int, send: tx_pb2.MsgSend, signer_id: bytes) -> Send:
+    from_id = parse_address(send.from_address)
+    to_id = parse_address(send.to_address)
+    if from_id != signer_id:
+        raise SignerMismatch(index, send.from_address, format_address(signer_id))
+    _check_denom(send.amount.denom)
+    amount = parse_amount(send.amount.amount, send.amount.denom, allow_zero=False)
+    return Send(from_id=from_id, to_id=to_id, denom=send.amount.denom, amount=amount)
+
+
+def decode_tx(
+    raw: bytes,
+    chain_id: str,
+    max_tx_bytes: int,
+    *,
+    max_memo_bytes: int = DEFAULT_PARAMS.max_memo_bytes,
+    max_msgs_per_tx: int = DEFAULT_PARAMS.max_msgs_per_tx,
+) -> SignedTx:
+    """Decode raw tx bytes and run every check that needs no state.
+
+    Checks in order, cheapest first: size, protobuf shape and canonical encoding,
+    chain id, public key, signature, nonce > 0, memo length, message count, fee,
+    then each message (known type, addresses, signer = sender, denom, amount).
+    The signature is checked before the messages so that a forged tx costs one
+    verification and no more. Pass the chain's `Params` limits for memo/message
+    count (the defaults are the default params).
+    """
+    if len(raw) > max_tx_bytes:
+        raise TxTooLarge(len(raw), max_tx_bytes)
+    tx = _parse_canonical(tx_pb2.Tx, raw, "Tx")
+    body = _parse_canonical(tx_pb2.TxBody, tx.body, "TxBody")
+    if body.chain_id != chain_id:
+        raise WrongChainId(body.chain_id, chain_id)
+    if len(tx.pub_key) != PUBLIC_KEY_BYTES:
+        raise InvalidPublicKey(f"expected a 32-byte ed25519 key, got {len(tx.pub_key)} bytes")
+    if not is_valid_public_key(tx.pub_key):
+        raise InvalidPublicKey("not a usable ed25519 curve point (invalid or small-order key)")
+    signer_id = account_id_from_public_key(tx.pub_key)
+    _verify_signature(tx.pub_key, tx.signature, tx.body, format_address(signer_id))
+    if body.nonce == 0:
+        raise InvalidNonce(body.nonce)
+    memo_size = len(body.memo.encode())
+    if memo_size > max_memo_bytes:
+        raise MemoTooLong(memo_size, max_memo_bytes)
+    if not body.messages:
+        raise EmptyTx()
+    if len(body.messages) > max_msgs_per_tx:
+        raise TooManyMessages(len(body.messages), max_msgs_per_tx)
+    fee = 0
+    if body.HasField("fee"):
+        if body.fee.denom != FEE_DENOM:
+            if not is_known_denom(body.fee.denom):
+                raise UnknownDenom(body.fee.denom, DENOMS)
+            raise InvalidFeeDenom(body.fee.denom, FEE_DENOM)
+        fee = parse_amount(body.fee.amount, body.fee.denom, allow_zero=True)
+    messages: list[TxMessage] = []
+    for index, msg in enumerate(body.messages):
+        kind = msg.WhichOneof("sum")
+        if kind == "send":
+            messages.append(_decode_send(index, msg.send, signer_id))
+        else:
+            raise UnknownMessage(index)
+    return SignedTx(
+        hash=hashlib.sha256(raw).digest(),
+        size=len(raw),
+        chain_id=body.chain_id,
+        nonce=body.nonce,
+        fee=fee,
+        memo=body.memo,
+        timeout_height=body.timeout_height,
+        messages=tuple(messages),
+        signer_id=signer_id,
+        public_key=tx.pub_key,
+    )
+
+
+def _verify_signature(public_key: bytes, signature: bytes, body: bytes, signer: str) -> None:
+    if len(signature) != SIGNATURE_BYTES:
+        raise InvalidSignature(signer)
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, sign_bytes(body))
+    except _CryptoInvalidSignature:
+        raise InvalidSignature(signer) from None
+
+
+# --- building (wallet side) ------------------------------------------------------------
+
+
+def _coin(denom: str, amount: int) -> tx_pb2.Coin:
+    return tx_pb2.Coin(denom=denom, amount=str(amount))
+
+
+def build_send_msg(from_address: str, to_address: str, amount: int, denom: str) -> tx_pb2.Msg:
+    """One MsgSend wrapped in Msg (amount in micro-units)."""
+    return tx_pb2.Msg(
+        send=tx_pb2.MsgSend(
+            from_address=from_address, to_address=to_address, amount=_coin(denom, amount)
+        )
+    )
+
+
+def build_tx_body(
+    *,
+    chain_id: str,
+    nonce: int,
+    messages: Sequence[tx_pb2.Msg],
+    fee: int = 0,
+    memo: str = "",
+    timeout_height: int = 0,
+) -> bytes:
+    """Canonical TxBody bytes; a zero fee is left out (the node reads absent as 0)."""
+    body = tx_pb2.TxBody(
+        chain_id=chain_id, nonce=nonce, memo=memo, timeout_height=timeout_height, messages=messages
+    )
+    if fee:
+        body.fee.CopyFrom(_coin(FEE_DENOM, fee))
+    return body.SerializeToString(deterministic=True)
+
+
+def _private_key(key: Ed25519PrivateKey | bytes) -> Ed25519PrivateKey:
+    if isinstance(key, Ed25519PrivateKey):
+        return key
+    return Ed25519PrivateKey.from_private_bytes(key)
+
+
+def public_key_bytes(private_key: Ed25519PrivateKey | bytes) -> bytes:
+    """Raw 32-byte public key of a private key (object or 32-byte seed)."""
+    return _private_key(private_key).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def sign_tx(private_key: Ed25519PrivateKey | bytes, body: bytes) -> bytes:
+    """Sign canonical TxBody bytes and return the raw Tx bytes ready for broadcast."""
+    key = _private_key(private_key)
+    tx = tx_pb2.Tx(body=body, pub_key=public_key_bytes(key), signature=key.sign(sign_bytes(body)))
+    return tx.SerializeToString(deterministic=True)
+
+
+def build_send_tx(
+    private_key: Ed25519PrivateKey | bytes,
+    *,
+    chain_id: str,
+    nonce: int,
+    to: str,
+    amount: int,
+    denom: str,
+    fee: int = 0,
+    memo: str = "",
+    timeout_height: int = 0,
+) -> bytes:
+    """A signed single-send transaction from the key's own address; raw Tx bytes."""
+    sender = format_address(account_id_from_public_key(public_key_bytes(private_key)))
+    body = build_tx_body(
+        chain_id=chain_id,
+        nonce=nonce,
+        messages=[build_send_msg(sender, to, amount, denom)],
+        fee=fee,
+        memo=memo,
+        timeout_height=timeout_height,
+    )
+    return sign_tx(private_key, body)

@@ -1,0 +1,271 @@
+"""Accounts, balances, supply and the fee pool: typed state, reads, and tx transitions.
+
+Second and third validation steps for transactions (`chain/tx.py::decode_tx` is
+the first): `process_tx` runs the stateful checks (timeout, nonce window, fee,
+funds) and then executes. It writes as it goes, so callers run it inside
+`with ws.transaction():` and a raised `OptioError` leaves state unchanged. The
+same function serves CheckTx (against a check-state WorkingState) and
+FinalizeBlock.
+
+Stored values (keys in `state/keys.py` section 2):
+- balance, supply, fee pool: 8-byte big-endian unsigned ints; a zero balance is
+  deleted, so "absent" and "0" have one encoding;
+- account: 8-byte big-endian `max_nonce` ‖ the used-nonce bitmap as a
+  `nonce_window / 8`-byte big-endian integer (bit i set = nonce max_nonce − i used).
+  An account that never signed has no record.
+
+Nonce rule (docs/transactions.md explains why it is a window, not a sequence):
+nonce n is accepted iff it is unused and
+`max(1, max_nonce − nonce_window + 1) ≤ n ≤ max_nonce + nonce_max_ahead`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from chain.address import format_address, parse_address
+from state import keys
+from state.codec import decode_u64, encode_u64
+from state.denoms import DENOMS, FEE_DENOM, MAX_AMOUNT
+from state.errors import (
+    FeeBelowMinimum,
+    InsufficientFunds,
+    NonceReplayed,
+    NonceTooFarAhead,
+    NonceTooOld,
+    TxExpired,
+)
+from state.events import Event
+from state.params import Params, get_params
+
+if TYPE_CHECKING:
+    from chain.tx import Send, SignedTx
+    from state.store import WorkingState
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """Replay-protection state of one account: highest used nonce and recent-use bitmap."""
+
+    max_nonce: int
+    used: int
+    """Bit i set means nonce `max_nonce − i` was used; only the low `window` bits exist."""
+    window: int
+
+    @classmethod
+    def new(cls, window: int) -> Account:
+        return cls(max_nonce=0, used=0, window=window)
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Account:
+        if len(raw) < 9:
+            raise ValueError(f"account record of {len(raw)} bytes is too short")
+        return cls(
+            max_nonce=decode_u64(raw[:8]),
+            used=int.from_bytes(raw[8:], "big"),
+            window=(len(raw) - 8) * 8,
+        )
+
+    def encode(self) -> bytes:
+        return encode_u64(self.max_nonce) + self.used.to_bytes(self.window // 8, "big")
+
+    @property
+    def next_nonce(self) -> int:
+        return self.max_nonce + 1
+
+    @property
+    def lowest_acceptable_nonce(self) -> int:
+        return max(1, self.max_nonce - self.window + 1)
+
+    def is_nonce_used(self, nonce: int) -> bool:
+        """Whether `nonce` was used; nonces that fell below the window count as used."""
+        offset = self.max_nonce - nonce
+        if offset < 0:
+            return False
+        if offset >= self.window:
+            return True
+        return bool((self.used >> offset) & 1)
+
+    def with_nonce_used(self, nonce: int) -> Account:
+        """The account after marking `nonce` (already checked acceptable) as used."""
+        if nonce > self.max_nonce:
+            shift = nonce - self.max_nonce
+            mask = (1 << self.window) - 1
+            used = ((self.used << shift) | 1) & mask
+            return Account(max_nonce=nonce, used=used, window=self.window)
+        return Account(
+            max_nonce=self.max_nonce,
+            used=self.used | (1 << (self.max_nonce - nonce)),
+            window=self.window,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TxReceipt:
+    """What a successful transaction did, for the ABCI result."""
+
+    fee: int
+    events: tuple[Event, ...]
+
+
+def _account_id(address: str | bytes) -> bytes:
+    return parse_address(address) if isinstance(address, str) else address
+
+
+def _coin_text(amount: int, denom: str) -> str:
+    return f"{amount}{denom}"
+
+
+# --- reads ---------------------------------------------------------------------------
+
+
+def get_account(ws: WorkingState, address: str | bytes) -> Account:
+    """The account's nonce state; a fresh account (next nonce 1) if it never signed."""
+    raw = ws.get(keys.account_key(_account_id(address)))
+    if raw is None:
+        return Account.new(get_params(ws).nonce_window)
+    return Account.decode(raw)
+
+
+def get_next_nonce(ws: WorkingState, address: str | bytes) -> int:
+    """The nonce a wallet should use next: highest used + 1 (1 for a new account)."""
+    return get_account(ws, address).next_nonce
+
+
+def get_balance(ws: WorkingState, address: str | bytes, denom: str) -> int:
+    raw = ws.get(keys.balance_key(_account_id(address), denom))
+    return 0 if raw is None else decode_u64(raw)
+
+
+def get_balances(ws: WorkingState, address: str | bytes) -> tuple[tuple[str, int], ...]:
+    """Every non-zero balance of an account as (denom, amount), in denom order."""
+    return tuple(
+        (denom, amount)
+        for denom in DENOMS
+        if (amount := get_balance(ws, address, denom)) > 0
+    )
+
+
+def get_supply(ws: WorkingState, denom: str) -> int:
+    raw = ws.get(keys.supply_key(denom))
+    return 0 if raw is None else decode_u64(raw)
+
+
+def get_fee_pool(ws: WorkingState, denom: str) -> int:
+    raw = ws.get(keys.fee_pool_key(denom))
+    return 0 if raw is None else decode_u64(raw)
+
+
+def is_supply_conserved(ws: WorkingState) -> bool:
+    """Invariant: for every denom, all balances plus the fee pool equal the total supply."""
+    held = {denom: get_fee_pool(ws, denom) for denom in DENOMS}
+    for key, value in ws.iterate(keys.BALANCE_PREFIX):
+        _, denom = keys.split_balance_key(key)
+        if denom not in held:
+            return False
+        held[denom] += decode_u64(value)
+    return all(held[denom] == get_supply(ws, denom) for denom in DENOMS)
+
+
+# --- writes --------------------------------------------------------------------------
+
+
+def _set_u64_or_delete(ws: WorkingState, key: bytes, value: int) -> None:
+    if value == 0:
+        ws.delete(key)
+    else:
+        ws.set(key, encode_u64(value))
+
+
+def _debit(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> None:
+    balance = get_balance(ws, account_id, denom)
+    if balance < amount:
+        raise InsufficientFunds(format_address(account_id), denom, balance, amount, 0)
+    _set_u64_or_delete(ws, keys.balance_key(account_id, denom), balance - amount)
+
+
+def _credit(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> None:
+    balance = get_balance(ws, account_id, denom) + amount
+    # Balances are bounded by supply, and supply by MAX_AMOUNT; crossing it is a bug.
+    if balance > MAX_AMOUNT:
+        raise RuntimeError(f"balance of {denom} would exceed MAX_AMOUNT: supply invariant broken")
+    ws.set(keys.balance_key(account_id, denom), encode_u64(balance))
+
+
+def mint_coins(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> None:
+    """Create `amount` new coins in an account, raising the total supply (genesis, rewards)."""
+    supply = get_supply(ws, denom) + amount
+    if supply > MAX_AMOUNT:
+        raise ValueError(f"total supply of {denom} would exceed {MAX_AMOUNT}")
+    ws.set(keys.supply_key(denom), encode_u64(supply))
+    _credit(ws, account_id, denom, amount)
+
+
+def _check_nonce(account: Account, nonce: int, params: Params, signer: str) -> None:
+    if nonce > account.max_nonce + params.nonce_max_ahead:
+        raise NonceTooFarAhead(signer, nonce, account.max_nonce + params.nonce_max_ahead)
+    if nonce < account.lowest_acceptable_nonce:
+        raise NonceTooOld(signer, nonce, account.lowest_acceptable_nonce)
+    if account.is_nonce_used(nonce):
+        raise NonceReplayed(signer, nonce)
+
+
+def _check_funds(ws: WorkingState, tx: SignedTx) -> None:
+    """All spending of the tx (fee + every send) is covered, checked per denom up front."""
+    for denom in DENOMS:
+        amount = sum(m.amount for m in tx.messages if m.denom == denom)
+        fee = tx.fee if denom == FEE_DENOM else 0
+        balance = get_balance(ws, tx.signer_id, denom)
+        if amount + fee > balance:
+            raise InsufficientFunds(tx.signer, denom, balance, amount, fee)
+
+
+def process_msg_send(ws: WorkingState, msg: Send) -> Event:
+    """Move coins between accounts; InsufficientFunds if the sender lacks them."""
+    _debit(ws, msg.from_id, msg.denom, msg.amount)
+    _credit(ws, msg.to_id, msg.denom, msg.amount)
+    return Event(
+        "transfer",
+        (
+            ("sender", msg.from_address),
+            ("recipient", msg.to_address),
+            ("amount", _coin_text(msg.amount, msg.denom)),
+        ),
+    )
+
+
+def process_tx(ws: WorkingState, tx: SignedTx, *, height: int) -> TxReceipt:
+    """Stateful checks then execution of a decoded tx at block `height`.
+
+    Order: timeout, nonce window, minimum fee, funds (fee + all sends) — all
+    before the first write — then charge the fee into the fee pool, mark the
+    nonce used, and execute the messages in order. Run inside
+    `ws.transaction()`: a raise leaves no trace.
+    """
+    params = get_params(ws)
+    if tx.timeout_height and height > tx.timeout_height:
+        raise TxExpired(tx.timeout_height, height)
+    account = get_account(ws, tx.signer_id)
+    _check_nonce(account, tx.nonce, params, tx.signer)
+    if tx.fee < params.min_fee_uusd:
+        raise FeeBelowMinimum(tx.fee, params.min_fee_uusd, FEE_DENOM)
+    _check_funds(ws, tx)
+
+    if tx.fee:
+        _debit(ws, tx.signer_id, FEE_DENOM, tx.fee)
+        pool = get_fee_pool(ws, FEE_DENOM) + tx.fee
+        ws.set(keys.fee_pool_key(FEE_DENOM), encode_u64(pool))
+    ws.set(keys.account_key(tx.signer_id), account.with_nonce_used(tx.nonce).encode())
+    events = [
+        Event(
+            "tx",
+            (
+                ("signer", tx.signer),
+                ("nonce", str(tx.nonce)),
+                ("fee", _coin_text(tx.fee, FEE_DENOM)),
+            ),
+        )
+    ]
+    events.extend(process_msg_send(ws, msg) for msg in tx.messages)
+    return TxReceipt(fee=tx.fee, events=tuple(events))

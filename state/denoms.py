@@ -1,0 +1,22 @@
+"""Denominations the chain knows and the bound on any single amount of money.
+
+Amounts are Python ints in micro-units (`uusd` = 10^-6 USD collateral, `uopt` =
+10^-6 OPT staking token). Every amount, balance and total supply stays within
+`MAX_AMOUNT` (the int64 maximum, so amounts fit CometBFT/Cosmos tooling and
+fixed-width encodings). Because a balance can never exceed its denom's total
+supply, and genesis caps each supply at `MAX_AMOUNT`, transfers cannot overflow.
+"""
+
+from __future__ import annotations
+
+UUSD = "uusd"
+UOPT = "uopt"
+DENOMS: tuple[str, ...] = (UOPT, UUSD)
+"""Known denoms in byte order, the order used whenever all denoms are walked."""
+
+FEE_DENOM = UUSD
+MAX_AMOUNT = 2**63 - 1
+
+
+def is_known_denom(denom: str) -> bool:
+    return denom in DENOMS

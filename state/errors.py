@@ -1,0 +1,375 @@
+"""The one error tree of the Optio node.
+
+Every failure expected in normal operation (a bad transaction, a bad query, a
+bad genesis file) is an `OptioError` subclass with a stable numbered `code`,
+typed fields, and a `.message` a trader can act on. The ABCI layer maps
+`code`/`codespace`/`message` onto `ResponseCheckTx`, `ExecTxResult` and
+`ResponseQuery`. Any other exception is a bug and must stop the node.
+
+Codes are stable forever: never renumber, never reuse a retired number.
+0 is success and 1 is reserved for internal errors, as in CometBFT and the
+Cosmos SDK. Ranges: 2-29 stateless tx checks, 30-59 stateful tx checks,
+60-79 genesis, 100-119 queries. `docs/errors.md` lists the table.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+CODESPACE = "optio"
+CODE_OK = 0
+CODE_INTERNAL = 1
+
+
+class OptioError(Exception):
+    """Base of every expected failure; subclasses set `code` and typed fields."""
+
+    code: ClassVar[int] = CODE_INTERNAL
+    codespace: ClassVar[str] = CODESPACE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- Transactions: stateless checks (decode_tx) ------------------------------------
+
+
+class TxError(OptioError):
+    """A transaction was rejected."""
+
+
+class MalformedTx(TxError):
+    """The bytes are not a valid protobuf `Tx`/`TxBody`."""
+
+    code = 2
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"malformed transaction: {detail}")
+
+
+class TxTooLarge(TxError):
+    code = 3
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"transaction too large: {size} bytes, the limit is {limit} bytes")
+
+
+class NonCanonicalTx(TxError):
+    """Valid protobuf, but not the one canonical encoding (the hash could be malleated)."""
+
+    code = 4
+
+    def __init__(self, part: str) -> None:
+        self.part = part
+        super().__init__(
+            f"non-canonical transaction encoding in {part}: re-encode it with a standard "
+            "protobuf encoder (fields in order, no default values, no unknown fields)"
+        )
+
+
+class EmptyTx(TxError):
+    code = 5
+
+    def __init__(self) -> None:
+        super().__init__("transaction has no messages: add at least one message")
+
+
+class UnknownMessage(TxError):
+    code = 6
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        super().__init__(
+            f"message {index} is empty or of a type this chain does not know; "
+            "upgrade your wallet or remove the message"
+        )
+
+
+class TooManyMessages(TxError):
+    code = 7
+
+    def __init__(self, count: int, limit: int) -> None:
+        self.count = count
+        self.limit = limit
+        super().__init__(f"transaction has {count} messages, at most {limit} are allowed")
+
+
+class WrongChainId(TxError):
+    code = 8
+
+    def __init__(self, got: str, expected: str) -> None:
+        self.got = got
+        self.expected = expected
+        super().__init__(
+            f"transaction was signed for chain {got!r} but this chain is {expected!r}"
+        )
+
+
+class InvalidPublicKey(TxError):
+    code = 9
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"invalid public key: {reason}")
+
+
+class InvalidSignature(TxError):
+    code = 10
+
+    def __init__(self, signer: str) -> None:
+        self.signer = signer
+        super().__init__(
+            f"invalid signature for signer {signer}: the transaction was altered or "
+            "signed with another key or for another chain"
+        )
+
+
+class SignerMismatch(TxError):
+    code = 11
+
+    def __init__(self, index: int, from_address: str, signer: str) -> None:
+        self.index = index
+        self.from_address = from_address
+        self.signer = signer
+        super().__init__(
+            f"message {index} spends from {from_address} but the transaction is signed "
+            f"by {signer}; only the owner of an account can send from it"
+        )
+
+
+class InvalidAddress(TxError):
+    code = 12
+
+    def __init__(self, address: str, reason: str) -> None:
+        self.address = address
+        self.reason = reason
+        super().__init__(f"invalid address {address!r}: {reason}")
+
+
+class MemoTooLong(TxError):
+    code = 13
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"memo is {size} bytes, at most {limit} bytes are allowed")
+
+
+class InvalidAmount(TxError):
+    """Zero where forbidden, negative, not a plain decimal integer, or over the maximum."""
+
+    code = 14
+
+    def __init__(self, amount: str, denom: str, reason: str) -> None:
+        self.amount = amount
+        self.denom = denom
+        self.reason = reason
+        super().__init__(f"invalid amount {amount!r} {denom}: {reason}")
+
+
+class UnknownDenom(TxError):
+    code = 15
+
+    def __init__(self, denom: str, known: tuple[str, ...]) -> None:
+        self.denom = denom
+        self.known = known
+        super().__init__(
+            f"unknown denomination {denom!r}; this chain knows {', '.join(known)}"
+        )
+
+
+class InvalidFeeDenom(TxError):
+    code = 16
+
+    def __init__(self, denom: str, fee_denom: str) -> None:
+        self.denom = denom
+        self.fee_denom = fee_denom
+        super().__init__(f"fees are paid in {fee_denom}, not in {denom!r}")
+
+
+class InvalidNonce(TxError):
+    code = 17
+
+    def __init__(self, nonce: int) -> None:
+        self.nonce = nonce
+        super().__init__(f"nonce {nonce} is not valid: nonces start at 1")
+
+
+# --- Transactions: stateful checks (process_tx) ------------------------------------
+
+
+class TxExpired(TxError):
+    code = 30
+
+    def __init__(self, timeout_height: int, height: int) -> None:
+        self.timeout_height = timeout_height
+        self.height = height
+        super().__init__(
+            f"transaction expired: it was valid up to height {timeout_height}, "
+            f"the chain is at height {height}"
+        )
+
+
+class NonceReplayed(TxError):
+    code = 31
+
+    def __init__(self, address: str, nonce: int) -> None:
+        self.address = address
+        self.nonce = nonce
+        super().__init__(
+            f"nonce {nonce} of account {address} was already used; "
+            "this transaction (or another with the same nonce) is already on chain"
+        )
+
+
+class NonceTooOld(TxError):
+    code = 32
+
+    def __init__(self, address: str, nonce: int, lowest: int) -> None:
+        self.address = address
+        self.nonce = nonce
+        self.lowest = lowest
+        super().__init__(
+            f"nonce {nonce} of account {address} is too old: the lowest nonce still "
+            f"accepted is {lowest}; query the next nonce and re-sign"
+        )
+
+
+class NonceTooFarAhead(TxError):
+    code = 33
+
+    def __init__(self, address: str, nonce: int, highest: int) -> None:
+        self.address = address
+        self.nonce = nonce
+        self.highest = highest
+        super().__init__(
+            f"nonce {nonce} of account {address} is too far ahead: the highest nonce "
+            f"accepted now is {highest}; query the next nonce and re-sign"
+        )
+
+
+class FeeBelowMinimum(TxError):
+    code = 34
+
+    def __init__(self, fee: int, minimum: int, denom: str) -> None:
+        self.fee = fee
+        self.minimum = minimum
+        self.denom = denom
+        super().__init__(f"fee too low: {fee} {denom} offered, the minimum is {minimum} {denom}")
+
+
+class InsufficientFunds(TxError):
+    code = 35
+
+    def __init__(self, address: str, denom: str, balance: int, amount: int, fee: int) -> None:
+        self.address = address
+        self.denom = denom
+        self.balance = balance
+        self.amount = amount
+        self.fee = fee
+        needed = amount + fee
+        super().__init__(
+            f"insufficient funds: account {address} has {balance} {denom}, "
+            f"needs {needed} {denom} (amount {amount} + fee {fee})"
+        )
+
+
+# --- Genesis -------------------------------------------------------------------------
+
+
+class GenesisError(OptioError):
+    """The genesis app_state is invalid; `path` points at the offending JSON value."""
+
+    code = 60
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"invalid genesis at {path}: {reason}")
+
+
+class GenesisInvalidAddress(GenesisError):
+    code = 61
+
+
+class GenesisDuplicateAccount(GenesisError):
+    code = 62
+
+
+class GenesisInvalidBalance(GenesisError):
+    code = 63
+
+
+class GenesisUnknownDenom(GenesisError):
+    code = 64
+
+
+class GenesisUnknownParam(GenesisError):
+    code = 65
+
+
+class GenesisInvalidParam(GenesisError):
+    code = 66
+
+
+class GenesisSupplyOverflow(GenesisError):
+    code = 67
+
+
+# --- Queries -------------------------------------------------------------------------
+
+
+class QueryError(OptioError):
+    """An ABCI query could not be answered."""
+
+
+class UnknownQueryPath(QueryError):
+    code = 100
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"unknown query path {path!r}")
+
+
+class InvalidQueryKey(QueryError):
+    code = 101
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"bad query data for {path!r}: {reason}")
+
+
+class QueryHeightUnavailable(QueryError):
+    code = 102
+
+    def __init__(self, requested: int, latest: int) -> None:
+        self.requested = requested
+        self.latest = latest
+        super().__init__(
+            f"state at height {requested} is not available; only the latest "
+            f"committed height {latest} can be queried"
+        )
+
+
+def _concrete_errors() -> tuple[type[OptioError], ...]:
+    """Every class that owns a code, in code order (abstract families excluded)."""
+    found: list[type[OptioError]] = []
+    pending: list[type[OptioError]] = [OptioError]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "code" in cls.__dict__ and cls is not OptioError:
+            found.append(cls)
+    return tuple(sorted(found, key=lambda c: c.code))
+
+
+CODES: dict[int, type[OptioError]] = {cls.code: cls for cls in _concrete_errors()}
+"""Stable code -> error class. Built once at import; a duplicate code fails loudly below."""
+
+if len(CODES) != len(_concrete_errors()):
+    raise RuntimeError("two error classes share one code")

@@ -1,0 +1,94 @@
+"""Chain-level parameters: typed value, defaults, validation, and storage.
+
+Each parameter is stored under its own key (`state.keys.param_key(name)`) as an
+8-byte big-endian unsigned integer, so the encoding is canonical and a future
+parameter is a new key rather than a format change. Parameters are written at
+genesis; a missing parameter key at read time is a bug, not a default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Protocol
+
+from state import keys
+from state.codec import decode_u64, encode_u64
+from state.denoms import MAX_AMOUNT
+
+
+class KVState(Protocol):
+    """The slice of the store's WorkingState contract these functions need."""
+
+    def get(self, key: bytes) -> bytes | None: ...
+
+    def set(self, key: bytes, value: bytes) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Params:
+    """Chain parameters. All are non-negative integers."""
+
+    max_tx_bytes: int = 16_384
+    """Largest accepted raw transaction (bytes)."""
+    max_memo_bytes: int = 256
+    """Longest memo, in UTF-8 bytes."""
+    max_msgs_per_tx: int = 32
+    """Most messages in one transaction."""
+    min_fee_uusd: int = 100
+    """Flat minimum fee per transaction, in uusd."""
+    nonce_window: int = 256
+    """How many nonces at or below an account's highest nonce stay usable (multiple of 8)."""
+    nonce_max_ahead: int = 256
+    """How far above an account's highest used nonce a new nonce may jump."""
+
+
+DEFAULT_PARAMS = Params()
+PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Params))
+
+_BOUNDS: dict[str, tuple[int, int]] = {
+    "max_tx_bytes": (256, 4 * 1024 * 1024),
+    "max_memo_bytes": (0, 4096),
+    "max_msgs_per_tx": (1, 1024),
+    "min_fee_uusd": (0, MAX_AMOUNT),
+    "nonce_window": (8, 4096),
+    "nonce_max_ahead": (1, 1 << 20),
+}
+"""Inclusive sane ranges; genesis outside them is rejected."""
+
+
+def param_problem(name: str, value: int) -> str | None:
+    """Why `value` is not acceptable for parameter `name`, or None when it is."""
+    low, high = _BOUNDS[name]
+    if not low <= value <= high:
+        return f"must be between {low} and {high}, got {value}"
+    if name == "nonce_window" and value % 8:
+        return f"must be a multiple of 8, got {value}"
+    return None
+
+
+def get_params(ws: KVState) -> Params:
+    """Read every parameter from state (written by genesis)."""
+    values: dict[str, int] = {}
+    for name in PARAM_NAMES:
+        raw = ws.get(keys.param_key(name))
+        if raw is None:
+            raise RuntimeError(f"parameter {name} missing from state; genesis was not processed")
+        values[name] = decode_u64(raw)
+    return Params(**values)
+
+
+def set_params(ws: KVState, params: Params) -> None:
+    """Write every parameter; callers validate first (genesis does)."""
+    for name in PARAM_NAMES:
+        ws.set(keys.param_key(name), encode_u64(getattr(params, name)))
+
+
+def set_chain_id(ws: KVState, chain_id: str) -> None:
+    """Record the chain id at genesis: later blocks need it and no ABCI request carries it."""
+    ws.set(keys.CHAIN_ID_KEY, chain_id.encode())
+
+
+def get_chain_id(ws: KVState) -> str | None:
+    """The chain id written at genesis, or None before InitChain."""
+    raw = ws.get(keys.CHAIN_ID_KEY)
+    return None if raw is None else raw.decode()
