@@ -1,0 +1,429 @@
+"""The ``optio`` command: wallet (keys, tx, queries), node start, and localnet manager.
+
+Every command accepts the common options ``--home``, ``--node``, ``--output`` and
+``--keyring-backend`` either before the command group (``optio --home H keys list``)
+or after the command (``optio keys list --home H``). With ``--output json`` each
+command prints exactly one JSON object on stdout. Failures exit non-zero with a
+message on stderr; a transaction rejected by the chain prints its numbered error
+like ``error 35 (insufficient funds): account optio1… has …``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from chain import keystore
+from chain.keystore import Keyring, KeystoreError
+from chain.rpc import DEFAULT_NODE, QueryResult, RPCClient, RPCError
+from localnet.cli import localnet
+
+DEFAULT_HOME = "~/.optio"
+_AMOUNT = re.compile(r"^(\d+)([a-z][a-z0-9/]{1,127})$")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The common options after merging group-level and command-level values."""
+
+    home: Path
+    node: str
+    output: str
+    keyring_backend: str
+    home_given: bool
+
+    @property
+    def json(self) -> bool:
+        return self.output == "json"
+
+    def rpc(self) -> RPCClient:
+        return RPCClient(self.node)
+
+    def keyring(self) -> Keyring:
+        return Keyring(self.home, self.keyring_backend)
+
+
+class ChainRejected(click.ClickException):
+    """The chain answered a transaction or query with a non-zero code."""
+
+    exit_code = 2
+
+
+def error_name(code: int) -> str:
+    """Readable name of an Optio error code, from the error tree (``InsufficientFunds``
+    becomes ``insufficient funds``)."""
+    from state.errors import CODES
+
+    cls = CODES.get(code)
+    if cls is None:
+        return "unknown error"
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", cls.__name__).lower()
+
+
+def format_chain_error(code: int, log: str, codespace: str = "optio") -> str:
+    """``error <code> (<name>): <message>`` for a non-zero ABCI code."""
+    if codespace and codespace != "optio":
+        return f"error {code} ({codespace}): {log}"
+    name = error_name(code)
+    # Messages of the error tree often start with their own name; say it once.
+    message = log[len(name) + 2:] if log.lower().startswith(name + ": ") else log
+    return f"error {code} ({name}): {message}"
+
+
+def emit(settings: Settings, data: dict[str, Any], text: str) -> None:
+    """Print ``data`` as one JSON object or ``text`` for humans."""
+    click.echo(json.dumps(data, sort_keys=True) if settings.json else text)
+
+
+def fail(settings: Settings, data: dict[str, Any], message: str, exit_code: int = 2) -> NoReturn:
+    """Report a failure (JSON object on stdout in json mode, message on stderr) and exit."""
+    if settings.json:
+        click.echo(json.dumps({**data, "error": message}, sort_keys=True))
+    click.echo(message, err=True)
+    sys.exit(exit_code)
+
+
+def common_options(func: F) -> F:
+    """Accept the common options after the command too; they override the group's."""
+
+    @click.option("--home", "home_", type=click.Path(path_type=Path), default=None,
+                  help="Wallet home (keys). Default ~/.optio.")
+    @click.option("--node", "node_", default=None, help=f"CometBFT RPC URL. Default {DEFAULT_NODE}.")
+    @click.option("--output", "-o", "output_", type=click.Choice(["text", "json"]), default=None)
+    @click.option("--keyring-backend", "backend_", type=click.Choice(keystore.BACKENDS),
+                  default=None)
+    @functools.wraps(func)
+    def wrapper(*args: Any, home_: Path | None, node_: str | None, output_: str | None,
+                backend_: str | None, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        base: Settings = ctx.find_object(Settings) or _settings(None, None, None, None)
+        settings = replace(
+            base,
+            home=home_.expanduser() if home_ else base.home,
+            node=node_ or base.node,
+            output=output_ or base.output,
+            keyring_backend=backend_ or base.keyring_backend,
+            home_given=base.home_given or home_ is not None,
+        )
+        try:
+            return ctx.invoke(func, settings, *args, **kwargs)
+        except (KeystoreError, RPCError, TimeoutError) as exc:
+            fail(settings, {}, f"error: {exc}", exit_code=1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(home: Path | None, node: str | None, output: str | None,
+              backend: str | None) -> Settings:
+    return Settings(
+        home=(home or Path(DEFAULT_HOME)).expanduser(),
+        node=node or DEFAULT_NODE,
+        output=output or "text",
+        keyring_backend=backend or "file",
+        home_given=home is not None,
+    )
+
+
+@click.group()
+@click.option("--home", type=click.Path(path_type=Path), default=None,
+              help="Wallet home holding keyring-<backend>/. Default ~/.optio.")
+@click.option("--node", default=None, help=f"CometBFT RPC URL. Default {DEFAULT_NODE}.")
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default=None,
+              help="text (default) or one JSON object.")
+@click.option("--keyring-backend", type=click.Choice(keystore.BACKENDS), default=None,
+              help="file (encrypted, default) or test (unencrypted, localnets only).")
+@click.pass_context
+def main(ctx: click.Context, home: Path | None, node: str | None, output: str | None,
+         keyring_backend: str | None) -> None:
+    """Optio wallet, node and localnet tool."""
+    ctx.obj = _settings(home, node, output, keyring_backend)
+
+
+# --- passphrases ----------------------------------------------------------------------
+
+
+def passphrase(settings: Settings, prompt: str, confirm: bool = False) -> str | None:
+    """The keyring passphrase: None for the test backend, else env var or prompt."""
+    if settings.keyring_backend == "test":
+        return None
+    from_env = os.environ.get(keystore.PASSPHRASE_ENV)
+    if from_env is not None:
+        return from_env
+    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+
+
+# --- keys -----------------------------------------------------------------------------
+
+
+def key_json(info: keystore.KeyInfo) -> dict[str, Any]:
+    return {"name": info.name, "address": info.address, "pubkey": info.pubkey.hex(),
+            "backend": info.backend}
+
+
+@main.group()
+def keys() -> None:
+    """Manage the keys of the keyring."""
+
+
+@keys.command("add")
+@common_options
+@click.argument("name")
+@click.option("--recover", is_flag=True, help="Recover from a hex seed (prompted, or stdin).")
+def keys_add(settings: Settings, name: str, recover: bool) -> None:
+    """Create a new random key NAME (or recover one from its seed)."""
+    ring = settings.keyring()
+    seed = None
+    if recover:
+        seed = keystore.parse_seed_hex(click.prompt("Seed (64 hex digits)", hide_input=True))
+    info = ring.add(name, seed=seed,
+                    passphrase=passphrase(settings, "Passphrase to encrypt the key", confirm=True))
+    text = f"{info.name}: {info.address}\npubkey: {info.pubkey.hex()}"
+    if info.backend == "test":
+        text += f"\nWARNING: {keystore.TEST_WARNING}"
+    emit(settings, key_json(info), text)
+
+
+@keys.command("list")
+@common_options
+def keys_list(settings: Settings) -> None:
+    """List the keys of the keyring."""
+    infos = settings.keyring().list()
+    emit(settings, {"keys": [key_json(i) for i in infos]},
+         "\n".join(f"{i.name}\t{i.address}" for i in infos) or "(no keys)")
+
+
+@keys.command("show")
+@common_options
+@click.argument("name")
+@click.option("--address", "-a", "address_only", is_flag=True, help="Print only the address.")
+def keys_show(settings: Settings, name: str, address_only: bool) -> None:
+    """Show the address and public key of NAME."""
+    info = settings.keyring().show(name)
+    text = info.address if address_only else (
+        f"name: {info.name}\naddress: {info.address}\npubkey: {info.pubkey.hex()}")
+    emit(settings, key_json(info), text)
+
+
+@keys.command("export")
+@common_options
+@click.argument("name")
+@click.option("--unsafe", is_flag=True, help="Print the raw private seed in hex instead.")
+def keys_export(settings: Settings, name: str, unsafe: bool) -> None:
+    """Export NAME as an encrypted armor (or, with --unsafe, its raw seed)."""
+    ring = settings.keyring()
+    secret = passphrase(settings, f"Passphrase of {name}")
+    if unsafe:
+        seed = ring.seed(name, secret).hex()
+        click.echo("WARNING: anyone with this seed controls the account.", err=True)
+        emit(settings, {"name": name, "seed": seed}, seed)
+        return
+    export_secret = str(click.prompt("Passphrase to encrypt the export", hide_input=True,
+                                     confirmation_prompt=True))
+    armor = ring.export_armor(name, secret, export_secret)
+    emit(settings, {"name": name, "armor": json.loads(armor)}, armor)
+
+
+@keys.command("import")
+@common_options
+@click.argument("name")
+@click.argument("armor_file", type=click.File("r"))
+def keys_import(settings: Settings, name: str, armor_file: Any) -> None:
+    """Import an armor made by `keys export` (ARMOR_FILE, or - for stdin) as NAME."""
+    armor = armor_file.read()
+    armor_secret = str(click.prompt("Passphrase of the export", hide_input=True))
+    info = settings.keyring().import_armor(
+        name, armor, armor_secret, passphrase(settings, "Passphrase to encrypt the key",
+                                              confirm=True))
+    emit(settings, key_json(info), f"imported {info.name}: {info.address}")
+
+
+@keys.command("delete")
+@common_options
+@click.argument("name")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def keys_delete(settings: Settings, name: str, yes: bool) -> None:
+    """Delete NAME from the keyring (irreversible without a backup)."""
+    ring = settings.keyring()
+    info = ring.show(name)
+    if not yes:
+        click.confirm(f"Delete key {name} ({info.address})? This cannot be undone",
+                      abort=True, err=True)
+    ring.delete(name)
+    emit(settings, {"deleted": name, "address": info.address}, f"deleted {name}")
+
+
+# --- queries --------------------------------------------------------------------------
+
+
+def checked_query(settings: Settings, path: str, prove: bool = False) -> QueryResult:
+    """``abci_query`` that fails with the numbered error on a non-zero code."""
+    result = settings.rpc().abci_query(path, prove=prove)
+    if result.code != 0:
+        fail(settings, {"code": result.code, "path": path},
+             format_chain_error(result.code, result.log, result.codespace))
+    return result
+
+
+def parse_address_arg(settings: Settings, keyring_name_or_address: str) -> str:
+    """An ``optio1…`` address, or the address of a key of that name."""
+    if keyring_name_or_address.startswith("optio1"):
+        return keyring_name_or_address
+    return settings.keyring().show(keyring_name_or_address).address
+
+
+@main.group("q")
+def query() -> None:
+    """Query the chain state."""
+
+
+@query.command("account")
+@common_options
+@click.argument("address")
+def q_account(settings: Settings, address: str) -> None:
+    """Show account ADDRESS (or the address of a key name)."""
+    address = parse_address_arg(settings, address)
+    result = checked_query(settings, f"/account/{address}")
+    account = json.loads(result.value)
+    emit(settings, account, "\n".join(f"{k}: {v}" for k, v in account.items()))
+
+
+@query.command("balance")
+@common_options
+@click.argument("address")
+@click.option("--denom", default="uusd", show_default=True)
+@click.option("--prove", is_flag=True,
+              help="Verify a Merkle proof of the balance against the block header's app hash.")
+def q_balance(settings: Settings, address: str, denom: str, prove: bool) -> None:
+    """Show the DENOM balance of ADDRESS (or of a key name)."""
+    address = parse_address_arg(settings, address)
+    result = checked_query(settings, f"/balance/{address}/{denom}", prove=prove)
+    amount = int(result.value.decode() or "0")
+    data: dict[str, Any] = {"address": address, "denom": denom, "amount": str(amount),
+                            "height": result.height}
+    text = f"{amount}{denom}"
+    if prove:
+        from chain.light import ProofFailure, verify_balance
+
+        try:
+            app_hash = verify_balance(settings.rpc(), address, denom, amount, result)
+        except ProofFailure as exc:
+            fail(settings, {**data, "verified": False}, f"PROOF FAILED: {exc}", exit_code=3)
+        data.update(verified=True, app_hash=app_hash.hex().upper())
+        text += (f"\nverified at height {result.height} "
+                 f"(app hash {app_hash.hex().upper()} from header {result.height + 1})")
+    emit(settings, data, text)
+
+
+@main.command("status")
+@common_options
+def status_cmd(settings: Settings) -> None:
+    """Show the node's chain id, height and app hash."""
+    status = settings.rpc().status()
+    data = {"node": settings.node, "node_id": status.node_id, "moniker": status.moniker,
+            "chain_id": status.network, "latest_height": status.latest_height,
+            "latest_app_hash": status.latest_app_hash, "catching_up": status.catching_up}
+    emit(settings, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
+# --- transactions ---------------------------------------------------------------------
+
+
+def parse_coin(text: str) -> tuple[int, str]:
+    """``100uusd`` -> (100, "uusd")."""
+    match = _AMOUNT.match(text.strip())
+    if not match:
+        raise click.BadParameter(f"{text!r} is not an amount like 100uusd")
+    return int(match.group(1)), match.group(2)
+
+
+@main.group()
+def tx() -> None:
+    """Sign and broadcast transactions."""
+
+
+@tx.command("send")
+@common_options
+@click.argument("from_key")
+@click.argument("to_address")
+@click.argument("amount")
+@click.option("--fee", default=None, help="Fee like 100uusd. Default: the chain's minimum fee.")
+@click.option("--memo", default="", help="Free text stored with the transaction.")
+@click.option("--timeout-height", type=int, default=0,
+              help="Reject the transaction if not included by this height (0 = never).")
+@click.option("--nonce", type=int, default=None, help="Default: the account's next nonce.")
+@click.option("--chain-id", default=None, help="Default: the node's chain id.")
+@click.option("--wait", is_flag=True, help="Wait until included and report the block result.")
+@click.option("--wait-timeout", type=float, default=60.0, show_default=True)
+def tx_send(settings: Settings, from_key: str, to_address: str, amount: str, fee: str | None,
+            memo: str, timeout_height: int, nonce: int | None, chain_id: str | None,
+            wait: bool, wait_timeout: float) -> None:
+    """Send AMOUNT (e.g. 100uusd) from key FROM_KEY to TO_ADDRESS."""
+    from chain.tx import build_send_tx
+    from state.denoms import FEE_DENOM
+
+    value, denom = parse_coin(amount)
+    fee_amount: int | None = None
+    if fee:
+        fee_amount, fee_denom = parse_coin(fee)
+        if fee_denom != FEE_DENOM:
+            raise click.BadParameter(f"fees are paid in {FEE_DENOM}", param_hint="--fee")
+    ring = settings.keyring()
+    sender = ring.show(from_key)
+    rpc = settings.rpc()
+    chain_id = chain_id or rpc.status().network
+    if nonce is None:
+        account = json.loads(checked_query(settings, f"/account/{sender.address}").value)
+        nonce = int(account["next_nonce"])
+    if fee_amount is None:
+        params = json.loads(checked_query(settings, "/params").value)
+        fee_amount = int(params["min_fee_uusd"])
+    key = ring.private_key(from_key, passphrase(settings, f"Passphrase of {from_key}"))
+    raw = build_send_tx(key, chain_id=chain_id, nonce=nonce, to=to_address, amount=value,
+                        denom=denom, fee=fee_amount, memo=memo, timeout_height=timeout_height)
+    sent = rpc.broadcast_tx_sync(raw)
+    data: dict[str, Any] = {"hash": sent.hash, "code": sent.code, "from": sender.address,
+                            "to": to_address, "amount": amount, "nonce": nonce}
+    if sent.code != 0:
+        fail(settings, {**data, "stage": "check_tx"},
+             "rejected by the node: " + format_chain_error(sent.code, sent.log, sent.codespace))
+    if not wait:
+        emit(settings, data, f"broadcast {sent.hash} (nonce {nonce}); not waiting for a block")
+        return
+    included = rpc.wait_for_tx(sent.hash, timeout=wait_timeout)
+    data.update(code=included.code, height=included.height, gas_used=included.gas_used)
+    if included.code != 0:
+        fail(settings, {**data, "stage": "block"},
+             f"failed in block {included.height}: "
+             + format_chain_error(included.code, included.log, included.codespace))
+    emit(settings, data, f"included in block {included.height}: {sent.hash} (code 0)")
+
+
+# --- node -----------------------------------------------------------------------------
+
+
+@main.group()
+def node() -> None:
+    """Run the Optio application of one validator."""
+
+
+@node.command("start")
+@click.option("--home", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Node home: reads config/app.toml (abci_address, db_path, log_level).")
+def node_start(home: Path) -> None:
+    """Run the ABCI application for the CometBFT node sharing HOME (foreground)."""
+    from chain.node import run_node
+
+    run_node(home.expanduser().resolve())
+
+
+main.add_command(localnet)
