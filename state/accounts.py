@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from chain.address import format_address, parse_address
 from state import keys
 from state.codec import decode_u64, encode_u64
-from state.denoms import DENOMS, FEE_DENOM, MAX_AMOUNT
+from state.denoms import DENOMS, FEE_DENOM, MAX_AMOUNT, Coin
 from state.errors import (
     FeeBelowMinimum,
     InsufficientFunds,
@@ -113,10 +113,6 @@ def _account_id(address: str | bytes) -> bytes:
     return parse_address(address) if isinstance(address, str) else address
 
 
-def _coin_text(amount: int, denom: str) -> str:
-    return f"{amount}{denom}"
-
-
 # --- reads ---------------------------------------------------------------------------
 
 
@@ -138,12 +134,10 @@ def get_balance(ws: WorkingState, address: str | bytes, denom: str) -> int:
     return 0 if raw is None else decode_u64(raw)
 
 
-def get_balances(ws: WorkingState, address: str | bytes) -> tuple[tuple[str, int], ...]:
-    """Every non-zero balance of an account as (denom, amount), in denom order."""
+def get_balances(ws: WorkingState, address: str | bytes) -> tuple[Coin, ...]:
+    """Every non-zero balance of an account, in denom order."""
     return tuple(
-        (denom, amount)
-        for denom in DENOMS
-        if (amount := get_balance(ws, address, denom)) > 0
+        Coin(denom, amount) for denom in DENOMS if (amount := get_balance(ws, address, denom)) > 0
     )
 
 
@@ -230,7 +224,7 @@ def process_msg_send(ws: WorkingState, msg: Send) -> Event:
         (
             ("sender", msg.from_address),
             ("recipient", msg.to_address),
-            ("amount", _coin_text(msg.amount, msg.denom)),
+            ("amount", str(Coin(msg.denom, msg.amount))),
         ),
     )
 
@@ -263,7 +257,7 @@ def process_tx(ws: WorkingState, tx: SignedTx, *, height: int) -> TxReceipt:
             (
                 ("signer", tx.signer),
                 ("nonce", str(tx.nonce)),
-                ("fee", _coin_text(tx.fee, FEE_DENOM)),
+                ("fee", str(Coin(FEE_DENOM, tx.fee))),
             ),
         )
     ]

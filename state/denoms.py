@@ -9,6 +9,8 @@ supply, and genesis caps each supply at `MAX_AMOUNT`, transfers cannot overflow.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 UUSD = "uusd"
 UOPT = "uopt"
 DENOMS: tuple[str, ...] = (UOPT, UUSD)
@@ -20,3 +22,14 @@ MAX_AMOUNT = 2**63 - 1
 
 def is_known_denom(denom: str) -> bool:
     return denom in DENOMS
+
+
+@dataclass(frozen=True, slots=True)
+class Coin:
+    """An amount of one denom, in micro-units."""
+
+    denom: str
+    amount: int
+
+    def __str__(self) -> str:
+        return f"{self.amount}{self.denom}"
