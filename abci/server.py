@@ -16,6 +16,7 @@ An exception raised by the app is a bug: it is logged with its traceback, report
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -36,6 +37,8 @@ _READ_CHUNK: Final[int] = 256 * 1024
 # Write buffered answers early past this size so a client that rarely flushes cannot grow memory.
 _EARLY_WRITE_BYTES: Final[int] = 4 * 1024 * 1024
 _ONEOF: Final[str] = "value"
+# How long stop() lets a connection flush what it has written before dropping it.
+_CLOSE_GRACE_SECONDS: Final[float] = 5.0
 
 
 class AppCrashed(RuntimeError):
@@ -107,7 +110,9 @@ def _build_routes(app: object) -> dict[str, _Route]:
         if name in ("echo", "flush"):
             continue
         response_field = response_fields[name]
-        response_type = getattr(abci_pb2, response_field.message_type.name)
+        response_message = response_field.message_type
+        assert response_message is not None
+        response_type = getattr(abci_pb2, response_message.name)
         prefix = _response_prefix(response_field.number)
         method = getattr(app, name, None)
         if method is not None and not callable(method):
@@ -139,7 +144,7 @@ class ABCIServer:
         self._max_frame_bytes = max_frame_bytes
         self._routes = _build_routes(app)
         self._server: asyncio.Server | None = None
-        self._handlers: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self._stopped: asyncio.Event | None = None
         self._failure: BaseException | None = None
         self._stop_task: asyncio.Task[None] | None = None
@@ -175,7 +180,7 @@ class ABCIServer:
         assert self._stopped is not None
         await self._stopped.wait()
         if self._failure is not None:
-            raise AppCrashed(f"application raised {self._failure!r}") from self._failure
+            raise AppCrashed(f"stopped after {self._failure!r}") from self._failure
 
     async def stop(self) -> None:
         """Close the listener and every connection, then let `serve()` return."""
@@ -185,10 +190,17 @@ class ABCIServer:
             if self._address.scheme == "unix":
                 _remove_stale_socket(self._address.path)
         current = asyncio.current_task()
-        handlers = [task for task in self._handlers if task is not current]
-        for task in handlers:
-            task.cancel()
-        await asyncio.gather(*handlers, return_exceptions=True)
+        open_connections = {t: w for t, w in self._connections.items() if t is not current}
+        # Closing the transports (rather than cancelling the handlers) lets every handler leave
+        # through its normal end-of-stream path after its buffered bytes are written.
+        for writer in open_connections.values():
+            writer.close()
+        if open_connections:
+            _, stuck = await asyncio.wait(open_connections, timeout=_CLOSE_GRACE_SECONDS)
+            for task in stuck:
+                open_connections[task].transport.abort()
+            if stuck:
+                await asyncio.wait(stuck)
         if server is not None:
             await server.wait_closed()
         if self._stopped is not None:
@@ -199,20 +211,21 @@ class ABCIServer:
     ) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._handlers.add(task)
+        self._connections[task] = writer
         peer = writer.get_extra_info("peername") or "unix peer"
         log.info("ABCI connection opened from %s", peer)
         try:
             await self._serve_connection(reader, writer, peer)
-        except (ConnectionError, asyncio.IncompleteReadError) as exc:
+        except ConnectionError as exc:
             log.info("ABCI connection from %s lost: %s", peer, exc)
+        except Exception as exc:  # a bug in this server: stop rather than serve on in doubt
+            log.critical("ABCI server failed on connection from %s; stopping", peer, exc_info=exc)
+            self._crash(exc)
         finally:
-            self._handlers.discard(task)
+            del self._connections[task]
             writer.close()
-            try:
+            with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
-            except (ConnectionError, asyncio.CancelledError):
-                pass
             log.info("ABCI connection from %s closed", peer)
 
     async def _serve_connection(
@@ -288,14 +301,22 @@ class ABCIServer:
     ) -> None:
         """Stop everything after an app error; CometBFT learns why through ResponseException."""
         log.critical("application raised while handling %s; stopping", name, exc_info=exc)
+        # Record the failure before the first await so no other connection calls the app again.
         self._failure = exc
         body = abci_pb2.ResponseException(error=f"{name}: {exc!r}").SerializeToString()
         pending.append(_wrap(_EXCEPTION_PREFIX, body))
         try:
             writer.write(b"".join(pending))
-            await writer.drain()
-        except ConnectionError:
-            pass
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+        finally:
+            self._stop_task = asyncio.get_running_loop().create_task(self.stop())
+
+    def _crash(self, exc: Exception) -> None:
+        """Record the first failure and stop the server; `serve()` then raises `AppCrashed`."""
+        if self._failure is not None:
+            return
+        self._failure = exc
         self._stop_task = asyncio.get_running_loop().create_task(self.stop())
 
 
@@ -319,8 +340,12 @@ def run(
         server = ABCIServer(app, address, max_frame_bytes=max_frame_bytes)
         loop = asyncio.get_running_loop()
         stopping: list[asyncio.Task[None]] = []
+
+        def on_signal() -> None:
+            stopping.append(loop.create_task(server.stop()))
+
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, lambda: stopping.append(loop.create_task(server.stop())))
+            loop.add_signal_handler(signum, on_signal)
         await server.serve()
 
     try:

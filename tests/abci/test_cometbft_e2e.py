@@ -67,9 +67,9 @@ class CounterApp:
     def verify_vote_extension(
         self, request: pb.RequestVerifyVoteExtension
     ) -> pb.ResponseVerifyVoteExtension:
+        verdict = pb.ResponseVerifyVoteExtension
         ok = request.vote_extension == self.app_hash(request.height)
-        status = pb.ResponseVerifyVoteExtension.ACCEPT if ok else pb.ResponseVerifyVoteExtension.REJECT
-        return pb.ResponseVerifyVoteExtension(status=status)
+        return verdict(status=verdict.ACCEPT if ok else verdict.REJECT)
 
     def finalize_block(self, request: pb.RequestFinalizeBlock) -> pb.ResponseFinalizeBlock:
         assert request.height == self.height + 1, "blocks must arrive in order"
@@ -201,5 +201,6 @@ def test_single_cometbft_node_drives_the_counter_app_past_height_three(tmp_path:
     assert info["app_version"] == "1"
     reported_height = int(str(info["last_block_height"]))
     assert reported_height >= TARGET_HEIGHT
-    assert base64.b64decode(str(info["last_block_app_hash"])) == CounterApp.app_hash(reported_height)
+    reported_hash = base64.b64decode(str(info["last_block_app_hash"]))
+    assert reported_hash == CounterApp.app_hash(reported_height)
     assert CounterApp.app_hash(VOTE_EXTENSIONS_FROM) in app.extensions_seen

@@ -5,6 +5,7 @@ module cache into a private FileDescriptorSet."""
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import shutil
 import subprocess
@@ -51,23 +52,28 @@ def _official_include_dirs() -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def official(tmp_path_factory: pytest.TempPathFactory) -> Indexed:
-    import grpc_tools
-
     cometbft, gogo = _official_include_dirs()
-    well_known = Path(grpc_tools.__file__).parent / "_proto"
+    well_known = Path(str(importlib.resources.files("grpc_tools") / "_proto"))
     out = tmp_path_factory.mktemp("official") / "abci.pb"
     result = subprocess.run(
         [
-            sys.executable, "-m", "grpc_tools.protoc",
-            f"-I{cometbft}", f"-I{gogo}", f"-I{well_known}",
-            "--include_imports", f"--descriptor_set_out={out}",
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{cometbft}",
+            f"-I{gogo}",
+            f"-I{well_known}",
+            "--include_imports",
+            f"--descriptor_set_out={out}",
             "tendermint/abci/types.proto",
         ],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, f"protoc failed on the official protos:\n{result.stderr}"
     file_set = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
-    return _index(file_set.file)
+    return _index(list(file_set.file))
 
 
 @pytest.fixture(scope="module")
@@ -188,8 +194,10 @@ def test_request_and_response_oneofs_are_complete(
 
 def test_a_mismatch_is_reported(ours: Indexed, official: Indexed) -> None:
     tampered = dict(ours)
+    original = ours[".tendermint.abci.RequestInfo"]
+    assert isinstance(original, descriptor_pb2.DescriptorProto)
     info = descriptor_pb2.DescriptorProto()
-    info.CopyFrom(ours[".tendermint.abci.RequestInfo"])
+    info.CopyFrom(original)
     info.field[1].number = 7
     tampered[".tendermint.abci.RequestInfo"] = info
     problems = _describe_mismatches(tampered, official)
