@@ -23,9 +23,11 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from chain import keystore
+from chain.address import parse_address
 from chain.keystore import Keyring, KeystoreError
 from chain.rpc import DEFAULT_NODE, QueryResult, RPCClient, RPCError
 from localnet.cli import localnet
+from state.errors import CODES, OptioError
 
 DEFAULT_HOME = "~/.optio"
 _AMOUNT = re.compile(r"^(\d+)([a-z][a-z0-9/]{1,127})$")
@@ -62,8 +64,6 @@ class ChainRejected(click.ClickException):
 def error_name(code: int) -> str:
     """Readable name of an Optio error code, from the error tree (``InsufficientFunds``
     becomes ``insufficient funds``)."""
-    from state.errors import CODES
-
     cls = CODES.get(code)
     if cls is None:
         return "unknown error"
@@ -119,6 +119,9 @@ def common_options(func: F) -> F:
             return ctx.invoke(func, settings, *args, **kwargs)
         except (KeystoreError, RPCError, TimeoutError) as exc:
             fail(settings, {}, f"error: {exc}", exit_code=1)
+        except OptioError as exc:
+            # Checks the wallet runs locally (e.g. a mistyped address) use the chain's codes.
+            fail(settings, {"code": exc.code}, format_chain_error(exc.code, exc.message))
 
     return wrapper  # type: ignore[return-value]
 
@@ -159,7 +162,8 @@ def passphrase(settings: Settings, prompt: str, confirm: bool = False) -> str | 
     from_env = os.environ.get(keystore.PASSPHRASE_ENV)
     if from_env is not None:
         return from_env
-    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm,
+                          err=True))
 
 
 # --- keys -----------------------------------------------------------------------------
@@ -184,7 +188,8 @@ def keys_add(settings: Settings, name: str, recover: bool) -> None:
     ring = settings.keyring()
     seed = None
     if recover:
-        seed = keystore.parse_seed_hex(click.prompt("Seed (64 hex digits)", hide_input=True))
+        seed = keystore.parse_seed_hex(
+            click.prompt("Seed (64 hex digits)", hide_input=True, err=True))
     info = ring.add(name, seed=seed,
                     passphrase=passphrase(settings, "Passphrase to encrypt the key", confirm=True))
     text = f"{info.name}: {info.address}\npubkey: {info.pubkey.hex()}"
@@ -228,7 +233,7 @@ def keys_export(settings: Settings, name: str, unsafe: bool) -> None:
         emit(settings, {"name": name, "seed": seed}, seed)
         return
     export_secret = str(click.prompt("Passphrase to encrypt the export", hide_input=True,
-                                     confirmation_prompt=True))
+                                     confirmation_prompt=True, err=True))
     armor = ring.export_armor(name, secret, export_secret)
     emit(settings, {"name": name, "armor": json.loads(armor)}, armor)
 
@@ -240,7 +245,7 @@ def keys_export(settings: Settings, name: str, unsafe: bool) -> None:
 def keys_import(settings: Settings, name: str, armor_file: Any) -> None:
     """Import an armor made by `keys export` (ARMOR_FILE, or - for stdin) as NAME."""
     armor = armor_file.read()
-    armor_secret = str(click.prompt("Passphrase of the export", hide_input=True))
+    armor_secret = str(click.prompt("Passphrase of the export", hide_input=True, err=True))
     info = settings.keyring().import_armor(
         name, armor, armor_secret, passphrase(settings, "Passphrase to encrypt the key",
                                               confirm=True))
@@ -371,6 +376,7 @@ def tx_send(settings: Settings, from_key: str, to_address: str, amount: str, fee
     from chain.tx import build_send_tx
     from state.denoms import FEE_DENOM
 
+    parse_address(to_address)
     value, denom = parse_coin(amount)
     fee_amount: int | None = None
     if fee:
