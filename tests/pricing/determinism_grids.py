@@ -31,8 +31,35 @@ def philox_outputs() -> bytes:
     return philox_blocks(counters, keys).astype("<u4").tobytes()
 
 
+def svi_surface_fixture():
+    """A four-expiry surface with skew, free of static arbitrage."""
+    from pricing.svi import SVISlice, SVISurface
+
+    slices = [
+        SVISlice(0.010, 0.10, -0.35, 0.00, 0.10),
+        SVISlice(0.030, 0.15, -0.30, 0.02, 0.15),
+        SVISlice(0.070, 0.18, -0.25, 0.03, 0.20),
+        SVISlice(0.150, 0.20, -0.20, 0.05, 0.30),
+    ]
+    return SVISurface.from_slices([1 / 12, 0.25, 0.5, 1.0], slices)
+
+
+def svi_outputs() -> bytes:
+    """Implied vols of the fixture surface at 100,000 random strikes and expiries, nodes included."""
+    from pricing.svi import surface_implied_vols
+
+    surface = svi_surface_fixture()
+    rng = np.random.default_rng(20261122)
+    n = 100_000
+    strikes = 100.0 * np.exp(rng.uniform(-1.5, 1.5, n))
+    ts = rng.uniform(1 / 365, 2.0, n)
+    ts[:4] = surface.expiries
+    return surface_implied_vols(surface, 100.0, strikes, ts).tobytes()
+
+
 PRODUCERS: dict[str, Callable[[], bytes]] = {
     "philox": philox_outputs,
+    "svi": svi_outputs,
 }
 
 
