@@ -1,0 +1,129 @@
+"""Tx codec: what the wallet builds, the node decodes to the same values; only canonical bytes pass."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chain.address import address_from_public_key, format_address
+from chain.proto import tx_pb2
+from chain.tx import (
+    SIGN_DOMAIN,
+    Send,
+    build_send_msg,
+    build_send_tx,
+    build_tx_body,
+    decode_tx,
+    public_key_bytes,
+    sign_tx,
+    tx_hash,
+)
+from state.denoms import MAX_AMOUNT
+from state.errors import InvalidSignature, NonCanonicalTx
+
+CHAIN = "optio-test-1"
+LIMIT = 1 << 20
+SEED = bytes(range(32))
+RECIPIENT = format_address(bytes(20))
+
+
+@settings(max_examples=150)
+@given(
+    seed=st.binary(min_size=32, max_size=32),
+    nonce=st.integers(min_value=1, max_value=2**64 - 1),
+    amount=st.integers(min_value=1, max_value=MAX_AMOUNT),
+    denom=st.sampled_from(["uusd", "uopt"]),
+    fee=st.integers(min_value=0, max_value=MAX_AMOUNT),
+    memo=st.text(max_size=60),
+    timeout_height=st.integers(min_value=0, max_value=2**64 - 1),
+    recipient=st.binary(min_size=20, max_size=20),
+)
+def test_built_send_tx_decodes_to_the_same_values(
+    seed: bytes,
+    nonce: int,
+    amount: int,
+    denom: str,
+    fee: int,
+    memo: str,
+    timeout_height: int,
+    recipient: bytes,
+) -> None:
+    raw = build_send_tx(
+        seed,
+        chain_id=CHAIN,
+        nonce=nonce,
+        to=format_address(recipient),
+        amount=amount,
+        denom=denom,
+        fee=fee,
+        memo=memo,
+        timeout_height=timeout_height,
+    )
+    tx = decode_tx(raw, CHAIN, LIMIT, max_memo_bytes=1024)
+    signer = address_from_public_key(public_key_bytes(seed))
+    assert tx.signer == signer
+    assert (tx.nonce, tx.fee, tx.memo, tx.timeout_height) == (nonce, fee, memo, timeout_height)
+    assert tx.messages == (Send(tx.signer_id, recipient, denom, amount),)
+    assert tx.hash == hashlib.sha256(raw).digest()
+    assert tx.size == len(raw)
+
+
+def test_tx_hash_is_upper_case_hex_sha256_like_cometbft() -> None:
+    raw = build_send_tx(SEED, chain_id=CHAIN, nonce=1, to=RECIPIENT, amount=1, denom="uusd")
+    assert tx_hash(raw) == hashlib.sha256(raw).hexdigest().upper()
+    assert len(tx_hash(raw)) == 64
+
+
+def test_signing_is_deterministic_so_the_same_tx_has_one_hash() -> None:
+    args = dict(chain_id=CHAIN, nonce=7, to=RECIPIENT, amount=3, denom="uopt", fee=100)
+    assert build_send_tx(SEED, **args) == build_send_tx(Ed25519PrivateKey.from_private_bytes(SEED), **args)
+
+
+def test_signature_covers_domain_tag_and_body() -> None:
+    key = Ed25519PrivateKey.from_private_bytes(SEED)
+    sender = address_from_public_key(public_key_bytes(key))
+    body = build_tx_body(chain_id=CHAIN, nonce=1, messages=[build_send_msg(sender, RECIPIENT, 1, "uusd")])
+    tx = tx_pb2.Tx.FromString(sign_tx(key, body))
+    key.public_key().verify(tx.signature, SIGN_DOMAIN + body)
+    untagged = tx_pb2.Tx(body=body, pub_key=tx.pub_key, signature=key.sign(body))
+    with pytest.raises(InvalidSignature):
+        decode_tx(untagged.SerializeToString(), CHAIN, LIMIT)
+
+
+def _unknown_field() -> bytes:
+    # Field 15, wire type 0 (varint), value 1: valid protobuf, unknown to Tx and TxBody.
+    return bytes([15 << 3, 1])
+
+
+def test_unknown_field_appended_to_tx_is_non_canonical() -> None:
+    raw = build_send_tx(SEED, chain_id=CHAIN, nonce=1, to=RECIPIENT, amount=1, denom="uusd")
+    with pytest.raises(NonCanonicalTx, match="in Tx"):
+        decode_tx(raw + _unknown_field(), CHAIN, LIMIT)
+
+
+def test_reordered_tx_fields_are_non_canonical_even_with_a_valid_signature() -> None:
+    tx = tx_pb2.Tx.FromString(
+        build_send_tx(SEED, chain_id=CHAIN, nonce=1, to=RECIPIENT, amount=1, denom="uusd")
+    )
+    # Same three fields, signature first: parses to the same message, different bytes and hash.
+    reordered = (
+        tx_pb2.Tx(signature=tx.signature).SerializeToString()
+        + tx_pb2.Tx(body=tx.body, pub_key=tx.pub_key).SerializeToString()
+    )
+    assert tx_pb2.Tx.FromString(reordered) == tx
+    with pytest.raises(NonCanonicalTx, match="in Tx"):
+        decode_tx(reordered, CHAIN, LIMIT)
+
+
+def test_signed_body_with_explicit_default_value_is_non_canonical() -> None:
+    key = Ed25519PrivateKey.from_private_bytes(SEED)
+    sender = address_from_public_key(public_key_bytes(key))
+    body = build_tx_body(chain_id=CHAIN, nonce=1, messages=[build_send_msg(sender, RECIPIENT, 1, "uusd")])
+    # timeout_height (field 5, varint) written explicitly as 0: proto3 omits defaults.
+    padded = body + bytes([5 << 3, 0])
+    with pytest.raises(NonCanonicalTx, match="in TxBody"):
+        decode_tx(sign_tx(key, padded), CHAIN, LIMIT)
