@@ -1,0 +1,220 @@
+"""The Optio application: one method per ABCI 2.0 request, called by `abci/server.py`.
+
+Block lifecycle (DESIGN §2) and where state lives between calls:
+
+- `init_chain` loads genesis into a fresh `WorkingState` kept as the *pending* state; it is
+  persisted by the first `commit`, so a crash before that simply makes CometBFT call
+  `init_chain` again (Info then still reports height 0).
+- `finalize_block` executes the block's txs on the pending state (each tx in its own
+  `ws.transaction()`, so a failing tx leaves no trace) and returns the app hash. Nothing is
+  written to disk here.
+- `commit` writes state, height and app hash in one atomic LevelDB batch (`Store.commit`),
+  then starts a fresh check state for the mempool.
+- `info` returns exactly the committed height and app hash, so CometBFT can replay whatever
+  it has beyond them after a crash at any point.
+
+Validity is one function in three places (STYLE §1): `decode_tx` (every stateless check,
+signature included) is what CheckTx, PrepareProposal and ProcessProposal all apply, and
+`process_tx` adds the stateful checks. ProcessProposal rejects a block carrying a tx that
+fails `decode_tx` — an honest proposer never includes one — and depends only on the block
+and the last committed state. A tx that passes `decode_tx` but fails statefully (for example
+a balance spent by an earlier tx of the same block) is kept in the block and fails there with
+its numbered code, changing nothing.
+
+`OptioError` means bad input and becomes a numbered ABCI code; any other exception is a
+bug and propagates, which stops the node (abci/server.py) rather than answering with
+invented data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from typing import Final
+
+from abci.proto import abci_pb2
+from chain.query import answer_query
+from chain.tx import SignedTx, decode_tx
+from genesis.process import process_genesis
+from genesis.schema import AppGenesis
+from state.accounts import process_tx
+from state.errors import OptioError, QueryHeightUnavailable
+from state.events import Event
+from state.params import Params, get_chain_id, get_params
+from state.store import Store, WorkingState
+
+log = logging.getLogger("optio.app")
+
+ABCI_VERSION: Final[str] = "2.0.0"
+APP_VERSION: Final[int] = 1
+SOFTWARE_VERSION: Final[str] = "0.1.0"
+
+_ACCEPT: Final[int] = abci_pb2.ResponseProcessProposal.ACCEPT
+_REJECT: Final[int] = abci_pb2.ResponseProcessProposal.REJECT
+# Decoded txs by raw bytes: a tx's signature is checked once (usually in CheckTx) and the
+# result reused by ProcessProposal and FinalizeBlock. Decoding depends only on the raw bytes,
+# the chain id and the params, which are fixed for the life of the process.
+_DECODE_CACHE_SIZE: Final[int] = 50_000
+
+
+class OptioApp:
+    """The application state machine of one node, over one `Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._pending: WorkingState | None = None
+        self._pending_height = 0
+        self._check = store.working()
+        self._decoded: OrderedDict[bytes, SignedTx] = OrderedDict()
+        self._chain_id: str | None = None
+        self._params: Params | None = None
+        if store.last_height > 0:
+            self._load_chain_constants(self._check)
+
+    # --- connection: info / query -----------------------------------------------------
+
+    def info(self, req: abci_pb2.RequestInfo) -> abci_pb2.ResponseInfo:
+        if req.abci_version and req.abci_version != ABCI_VERSION:
+            raise RuntimeError(
+                f"CometBFT speaks ABCI {req.abci_version}; this node implements ABCI "
+                f"{ABCI_VERSION} (install CometBFT v0.38.x with localnet/setup.sh)"
+            )
+        return abci_pb2.ResponseInfo(
+            data="optio",
+            version=SOFTWARE_VERSION,
+            app_version=APP_VERSION,
+            last_block_height=self._store.last_height,
+            # Height 0 means "call InitChain": there is no app hash yet.
+            last_block_app_hash=self._store.last_app_hash if self._store.last_height else b"",
+        )
+
+    def query(self, req: abci_pb2.RequestQuery) -> abci_pb2.ResponseQuery:
+        height = self._store.last_height
+        try:
+            if req.height not in (0, height):
+                raise QueryHeightUnavailable(req.height, height)
+            return answer_query(self._store, self._check, req.path, req.data, prove=req.prove)
+        except OptioError as exc:
+            return abci_pb2.ResponseQuery(
+                code=exc.code, log=exc.message, codespace=exc.codespace, height=height
+            )
+
+    # --- mempool ----------------------------------------------------------------------
+
+    def check_tx(self, req: abci_pb2.RequestCheckTx) -> abci_pb2.ResponseCheckTx:
+        try:
+            tx = self._decode(req.tx)
+            with self._check.transaction():
+                process_tx(self._check, tx, height=self._store.last_height + 1)
+        except OptioError as exc:
+            return abci_pb2.ResponseCheckTx(code=exc.code, log=exc.message, codespace=exc.codespace)
+        return abci_pb2.ResponseCheckTx(code=0)
+
+    # --- consensus ----------------------------------------------------------------------
+
+    def init_chain(self, req: abci_pb2.RequestInitChain) -> abci_pb2.ResponseInitChain:
+        genesis = AppGenesis.from_json_bytes(req.app_state_bytes)
+        ws = self._store.working()
+        process_genesis(ws, genesis, chain_id=req.chain_id)
+        # The mempool may see txs before block 1 is committed: check them against genesis too.
+        self._check = self._store.working()
+        process_genesis(self._check, genesis, chain_id=req.chain_id)
+        self._load_chain_constants(ws)
+        self._pending = ws
+        self._pending_height = req.initial_height - 1 if req.initial_height > 0 else 0
+        app_hash = ws.app_hash()
+        log.info("genesis loaded: chain %s, %d accounts, app hash %s",
+                 req.chain_id, len(genesis.accounts), app_hash.hex().upper())
+        return abci_pb2.ResponseInitChain(app_hash=app_hash)
+
+    def prepare_proposal(
+        self, req: abci_pb2.RequestPrepareProposal
+    ) -> abci_pb2.ResponsePrepareProposal:
+        """Keep, in mempool order, the txs that are valid when executed in that order on the
+        last committed state, within `max_tx_bytes`."""
+        scratch = self._store.working()
+        height = req.height
+        chosen: list[bytes] = []
+        size = 0
+        for raw in req.txs:
+            if size + len(raw) > req.max_tx_bytes:
+                continue
+            try:
+                tx = self._decode(raw)
+                with scratch.transaction():
+                    process_tx(scratch, tx, height=height)
+            except OptioError:
+                continue
+            chosen.append(raw)
+            size += len(raw)
+        return abci_pb2.ResponsePrepareProposal(txs=chosen)
+
+    def process_proposal(
+        self, req: abci_pb2.RequestProcessProposal
+    ) -> abci_pb2.ResponseProcessProposal:
+        for index, raw in enumerate(req.txs):
+            try:
+                self._decode(raw)
+            except OptioError as exc:
+                log.warning("rejecting proposal at height %d: tx %d invalid: %s",
+                            req.height, index, exc.message)
+                return abci_pb2.ResponseProcessProposal(status=_REJECT)
+        return abci_pb2.ResponseProcessProposal(status=_ACCEPT)
+
+    def finalize_block(
+        self, req: abci_pb2.RequestFinalizeBlock
+    ) -> abci_pb2.ResponseFinalizeBlock:
+        ws = self._pending if self._pending is not None else self._store.working()
+        results = [self._deliver(ws, raw, req.height) for raw in req.txs]
+        self._pending = ws
+        self._pending_height = req.height
+        return abci_pb2.ResponseFinalizeBlock(tx_results=results, app_hash=ws.app_hash())
+
+    def commit(self, req: abci_pb2.RequestCommit) -> abci_pb2.ResponseCommit:
+        if self._pending is None:
+            raise RuntimeError("Commit without a finalized block")
+        self._store.commit(self._pending, self._pending_height)
+        self._pending = None
+        self._check = self._store.working()
+        return abci_pb2.ResponseCommit(retain_height=0)
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _load_chain_constants(self, ws: WorkingState) -> None:
+        self._chain_id = get_chain_id(ws)
+        self._params = get_params(ws)
+
+    def _decode(self, raw: bytes) -> SignedTx:
+        cached = self._decoded.get(raw)
+        if cached is not None:
+            return cached
+        if self._chain_id is None or self._params is None:
+            raise RuntimeError("transaction received before genesis was loaded")
+        params = self._params
+        tx = decode_tx(
+            raw,
+            self._chain_id,
+            params.max_tx_bytes,
+            max_memo_bytes=params.max_memo_bytes,
+            max_msgs_per_tx=params.max_msgs_per_tx,
+        )
+        self._decoded[raw] = tx
+        if len(self._decoded) > _DECODE_CACHE_SIZE:
+            self._decoded.popitem(last=False)
+        return tx
+
+    def _deliver(self, ws: WorkingState, raw: bytes, height: int) -> abci_pb2.ExecTxResult:
+        try:
+            tx = self._decode(raw)
+            with ws.transaction():
+                receipt = process_tx(ws, tx, height=height)
+        except OptioError as exc:
+            return abci_pb2.ExecTxResult(code=exc.code, log=exc.message, codespace=exc.codespace)
+        return abci_pb2.ExecTxResult(code=0, events=[_abci_event(e) for e in receipt.events])
+
+
+def _abci_event(event: Event) -> abci_pb2.Event:
+    return abci_pb2.Event(
+        type=event.type,
+        attributes=[abci_pb2.EventAttribute(key=k, value=v, index=True) for k, v in event.attributes],
+    )

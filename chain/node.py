@@ -1,0 +1,61 @@
+"""The application process of one validator: read `<home>/config/app.toml`, open the store,
+serve the app to CometBFT over ABCI until stopped.
+
+app.toml keys (all optional):
+    abci_address = "tcp://127.0.0.1:26658"   # CometBFT's proxy_app points here
+    db_path      = "data/optio.db"           # relative to home
+    log_level    = "info"
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from abci.server import run
+from chain.app import OptioApp
+from state.store import Store
+
+log = logging.getLogger("optio.node")
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    abci_address: str = "tcp://127.0.0.1:26658"
+    db_path: str = "data/optio.db"
+    log_level: str = "info"
+
+
+def load_config(home: Path) -> NodeConfig:
+    """Read `<home>/config/app.toml`; a missing file means the defaults."""
+    path = home / "config" / "app.toml"
+    if not path.exists():
+        return NodeConfig()
+    with path.open("rb") as fh:
+        raw = tomllib.load(fh)
+    unknown = sorted(set(raw) - set(NodeConfig.__dataclass_fields__))
+    if unknown:
+        raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    return NodeConfig(**raw)
+
+
+def run_node(home: Path) -> None:
+    """Serve the Optio app for the validator whose home is `home` until SIGINT/SIGTERM.
+
+    Exits the process with status 1 if the application fails (CometBFT then stops too)."""
+    config = load_config(home)
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    db_path = home / config.db_path
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    store = Store(db_path)
+    log.info("optio app: height %d, app hash %s, serving ABCI on %s",
+             store.last_height, store.last_app_hash.hex().upper(), config.abci_address)
+    try:
+        run(OptioApp(store), config.abci_address)
+    finally:
+        store.close()

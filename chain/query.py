@@ -1,0 +1,101 @@
+"""ABCI query paths: route a path to a state key, read the committed value, render it.
+
+Paths (all read the last committed state; `prove=true` adds one `optio:smt` proof op whose
+key is the state key, whose data is the proof, and whose root is the app hash CometBFT puts in
+the header of block `height + 1`):
+
+- `/account/<optio1…>`       JSON {"address", "next_nonce", "max_nonce", "pending_next_nonce"};
+                             proof over the committed account record (absent until the account
+                             first signs). `pending_next_nonce` also counts this node's mempool, so
+                             a wallet firing several txs before a block gets distinct nonces.
+- `/balance/<optio1…>/<denom>` decimal string; proof over the 8-byte balance (absent = 0)
+- `/params`                  JSON of every chain parameter (no proof: several keys)
+- `/key/<hex>` or `/key` with the raw key in `data`: the raw stored bytes, with proof
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from abci.proto import abci_pb2, crypto_pb2
+from chain.address import format_address, parse_address
+from state import keys
+from state.accounts import Account, get_next_nonce
+from state.codec import decode_u64
+from state.denoms import is_known_denom
+from state.errors import InvalidAddress, InvalidQueryKey, UnknownQueryPath
+from state.params import get_params
+from state.proof import PROOF_OP_TYPE
+
+if TYPE_CHECKING:
+    from state.store import Store, WorkingState
+
+
+def answer_query(
+    store: Store, pending: WorkingState, path: str, data: bytes, *, prove: bool
+) -> abci_pb2.ResponseQuery:
+    """The response to one query; raises a `QueryError` for a bad path or key. `pending` is
+    the mempool's check state (committed state plus accepted, not yet included txs)."""
+    parts = path.strip("/").split("/")
+    kind, args = parts[0], parts[1:]
+    if kind == "account" and len(args) == 1:
+        account_id = _account_id(path, args[0])
+        key = keys.account_key(account_id)
+        raw = store.get(key)
+        window = get_params(pending).nonce_window
+        account = Account.decode(raw) if raw is not None else Account.new(window)
+        value = json.dumps({
+            "address": format_address(account_id),
+            "next_nonce": str(account.next_nonce),
+            "max_nonce": str(account.max_nonce),
+            "pending_next_nonce": str(get_next_nonce(pending, account_id)),
+        }).encode()
+        return _response(store, key, value, prove)
+    if kind == "balance" and len(args) == 2:
+        account_id = _account_id(path, args[0])
+        if not is_known_denom(args[1]):
+            raise InvalidQueryKey(path, f"unknown denom {args[1]!r}")
+        key = keys.balance_key(account_id, args[1])
+        raw = store.get(key)
+        value = str(decode_u64(raw) if raw is not None else 0).encode()
+        return _response(store, key, value, prove)
+    if kind == "params" and not args:
+        params = get_params(pending)
+        value = json.dumps({name: str(v) for name, v in asdict(params).items()}).encode()
+        return abci_pb2.ResponseQuery(value=value, height=store.last_height)
+    if kind == "key" and len(args) <= 1:
+        key = _raw_key(path, args[0] if args else None, data)
+        raw = store.get(key)
+        return _response(store, key, raw or b"", prove)
+    raise UnknownQueryPath(path)
+
+
+def _response(store: Store, key: bytes, value: bytes, prove: bool) -> abci_pb2.ResponseQuery:
+    response = abci_pb2.ResponseQuery(key=key, value=value, height=store.last_height)
+    if prove:
+        _, proof, height = store.prove(key)
+        response.height = height
+        response.proof_ops.CopyFrom(
+            crypto_pb2.ProofOps(ops=[crypto_pb2.ProofOp(type=PROOF_OP_TYPE, key=key, data=proof)])
+        )
+    return response
+
+
+def _account_id(path: str, text: str) -> bytes:
+    try:
+        return parse_address(text)
+    except InvalidAddress as exc:
+        raise InvalidQueryKey(path, exc.message) from None
+
+
+def _raw_key(path: str, hex_key: str | None, data: bytes) -> bytes:
+    if hex_key is None:
+        if not data:
+            raise InvalidQueryKey(path, "give the key as /key/<hex> or in the query data")
+        return data
+    try:
+        return bytes.fromhex(hex_key)
+    except ValueError:
+        raise InvalidQueryKey(path, f"{hex_key!r} is not hex") from None
