@@ -282,6 +282,7 @@ def checked_query(settings: Settings, path: str, prove: bool = False) -> QueryRe
 def parse_address_arg(settings: Settings, keyring_name_or_address: str) -> str:
     """An ``optio1…`` address, or the address of a key of that name."""
     if keyring_name_or_address.startswith("optio1"):
+        parse_address(keyring_name_or_address)
         return keyring_name_or_address
     return settings.keyring().show(keyring_name_or_address).address
 

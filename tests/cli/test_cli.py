@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
+from chain.address import format_address
 from chain.cli import main
 from chain.keystore import Keyring
 from chain.tx import decode_tx, tx_hash
@@ -160,7 +161,7 @@ def test_mistyped_recipient_is_refused_before_signing(home: Path) -> None:
 def test_query_error_is_shown_with_its_code() -> None:
     failing = {"abci_query": lambda p: query_value(b"", code=101, log="unknown query path /x")}
     with fake_node(failing) as node:
-        result = run("--node", node.url, "q", "account", "optio1" + "q" * 38)
+        result = run("--node", node.url, "q", "account", format_address(bytes(20)))
     assert result.exit_code == 2
     assert "error 101" in result.output
 
