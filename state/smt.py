@@ -57,20 +57,42 @@ def _split(items: Sequence[tuple[bytes, object]], lo: int, hi: int, depth: int) 
 
 
 class TreeUpdater:
-    """Applies sorted batches of updates to a root, collecting the new node records."""
+    """Applies sorted batches of updates to a root, collecting the new node records.
 
-    __slots__ = ("_load", "new_nodes")
+    ``new_nodes`` holds every record created (all reachable from the latest root while
+    ``applies`` is at most 1); ``replaced`` holds the hashes of nodes that some batch
+    removed from the tree, so the store can delete the ones the final root no longer
+    uses. Each node hash occurs at most once in a tree (it commits to the paths of all
+    leaves below it), which is what makes that deletion safe without reference counts.
+    """
+
+    __slots__ = ("_load", "new_nodes", "replaced", "applies")
 
     def __init__(self, load: NodeLoader) -> None:
         self._load = load
         self.new_nodes: dict[bytes, bytes] = {}
+        self.replaced: set[bytes] = set()
+        self.applies = 0
 
     def apply(self, root: bytes, updates: Sequence[Update]) -> bytes:
         """New root after ``updates`` (sorted by path, unique paths) are applied to ``root``."""
         if not updates:
             return root
+        self.applies += 1
         new_root, _ = self._update(root, 0, updates, 0, len(updates))
         return new_root
+
+    def committable_nodes(self, root: bytes) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
+        """(records to write, hashes to delete) to move the stored tree to ``root``.
+
+        Deletions are the replaced nodes the final root does not use, in sorted order.
+        """
+        if self.applies <= 1:
+            written = list(self.new_nodes.items())
+        else:
+            written = reachable_new_nodes(root, self.new_nodes)
+        kept = {node for node, _ in written}
+        return written, sorted(self.replaced - kept)
 
     def _read(self, node: bytes) -> bytes:
         try:
@@ -100,9 +122,13 @@ class TreeUpdater:
         record = self._read(node)
         if record[:1] == LEAF_TAG:
             existing = (record[1 : 1 + HASH_SIZE], record[1 + HASH_SIZE :])
-            return self._build(depth, self._merge(ups, lo, hi, existing))
-        left = record[1 : 1 + HASH_SIZE]
-        right = record[1 + HASH_SIZE :]
+            result = self._build(depth, self._merge(ups, lo, hi, existing))
+            if result[0] != node:
+                self.replaced.add(node)
+            return result
+        old_left = record[1 : 1 + HASH_SIZE]
+        old_right = record[1 + HASH_SIZE :]
+        left, right = old_left, old_right
         mid = _split(ups, lo, hi, depth)
         left_leaf: bool | None = None
         right_leaf: bool | None = None
@@ -110,6 +136,16 @@ class TreeUpdater:
             left, left_leaf = self._update(left, depth + 1, ups, lo, mid)
         if mid < hi:
             right, right_leaf = self._update(right, depth + 1, ups, mid, hi)
+        if left == old_left and right == old_right:
+            # Writes that change nothing (same value, absent key deleted) rewrite no node.
+            return node, False
+        result = self._join(left, left_leaf, right, right_leaf)
+        if result[0] != node:
+            self.replaced.add(node)
+        return result
+
+    def _join(self, left: bytes, left_leaf: bool | None, right: bytes, right_leaf: bool | None) -> tuple[bytes, bool]:
+        """(hash, is_leaf) of a subtree from its children (leafness None = not yet known)."""
         # A one-key subtree must be represented by its leaf, so a leaf next to an empty
         # sibling moves up; an internal node next to an empty sibling stays where it is.
         if left == EMPTY_HASH:

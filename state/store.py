@@ -9,7 +9,6 @@ synced LevelDB write batch. Hashing is batched: writes only mark keys dirty, and
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
@@ -25,10 +24,10 @@ from state.keys import (
     store_value_key,
 )
 from state.proof import EMPTY_HASH, key_path, value_hash
-from state.smt import TreeUpdater, Update, build_proof, reachable_new_nodes
+from state.smt import TreeUpdater, Update, build_proof
 
-DEFAULT_NODE_CACHE_SIZE: Final = 200_000
-"""Tree node records kept in memory (about 200 bytes each): the hot upper levels stay cached."""
+DEFAULT_NODE_CACHE_SIZE: Final = 500_000
+"""Tree node records kept in memory (about 200 bytes each, so about 100 MB at most)."""
 
 
 class StaleWorkingStateError(Exception):
@@ -45,25 +44,28 @@ _MISSING: Final = _Missing()
 
 
 class _NodeCache:
-    """Bounded LRU map from node hash to record; a pure cache of what is on disk."""
+    """Records of nodes of the committed tree, a pure cache of what is on disk.
+
+    Commits add the new nodes and drop the ones they delete, so the cache holds only the
+    current tree; it stops growing at ``capacity`` entries. The upper levels, which every
+    block rewrites, are always re-added, so they stay cached.
+    """
 
     __slots__ = ("_capacity", "_entries")
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        self._entries: OrderedDict[bytes, bytes] = OrderedDict()
+        self._entries: dict[bytes, bytes] = {}
 
     def get(self, node: bytes) -> bytes | None:
-        record = self._entries.get(node)
-        if record is not None:
-            self._entries.move_to_end(node)
-        return record
+        return self._entries.get(node)
 
     def put(self, node: bytes, record: bytes) -> None:
-        self._entries[node] = record
-        self._entries.move_to_end(node)
-        if len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+        if len(self._entries) < self._capacity:
+            self._entries[node] = record
+
+    def drop(self, node: bytes) -> None:
+        self._entries.pop(node, None)
 
 
 class Store:
@@ -128,22 +130,34 @@ class Store:
         if height <= self._height:
             raise ValueError(f"commit height {height} is not above last height {self._height}")
         root = ws.app_hash()
-        new_nodes = reachable_new_nodes(root, ws.new_nodes())
-        batch = self.build_commit_batch(ws, height, root, new_nodes)
+        written, deleted = ws.tree_changes(root)
+        batch = self.build_commit_batch(ws, height, root, written, deleted)
         batch.write()
         self._height = height
         self._root = root
         self._generation += 1
-        for node, record in new_nodes:
+        for node in deleted:
+            self._cache.drop(node)
+        for node, record in written:
             self._cache.put(node, record)
         return root
 
     def build_commit_batch(
-        self, ws: WorkingState, height: int, root: bytes, new_nodes: list[tuple[bytes, bytes]]
+        self,
+        ws: WorkingState,
+        height: int,
+        root: bytes,
+        written: list[tuple[bytes, bytes]],
+        deleted: list[bytes],
     ) -> plyvel.WriteBatch:
-        """The single write batch of a commit: new nodes, changed values, height, app hash."""
+        """The single write batch of a commit: tree nodes, changed values, height, app hash.
+
+        Nodes the new tree no longer uses are deleted, so the DB holds one tree version.
+        """
         batch = self._db.write_batch(sync=True)
-        for node, record in new_nodes:
+        for node in deleted:
+            batch.delete(store_node_key(node))
+        for node, record in written:
             batch.put(store_node_key(node), record)
         for key, value in ws.staged_items():
             if value is None:
@@ -279,9 +293,9 @@ class WorkingState:
         record = self._updater.new_nodes.get(node)
         return record if record is not None else self._store.load_node(node)
 
-    def new_nodes(self) -> dict[bytes, bytes]:
-        """Node records created by app_hash() calls so far (not all reachable)."""
-        return self._updater.new_nodes
+    def tree_changes(self, root: bytes) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
+        """(node records to write, node hashes to delete) for committing ``root``."""
+        return self._updater.committable_nodes(root)
 
     def staged_items(self) -> list[tuple[bytes, bytes | None]]:
         """Staged (key, value or None for deletion) pairs in key order."""

@@ -7,10 +7,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+import plyvel
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from state.keys import STORE_NODE_PREFIX
 from state.proof import EMPTY_HASH, verify
 from state.store import StaleWorkingStateError, Store
 
@@ -302,3 +304,73 @@ def test_set_rejects_non_bytes(store: Store) -> None:
         ws.set("k", b"v")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         ws.set(b"k", 1)  # type: ignore[arg-type]
+
+
+def _reachable_nodes(store: Store) -> set[bytes]:
+    """Hashes of every node reachable from the committed root, read through the store."""
+    seen: set[bytes] = set()
+    stack = [store.last_app_hash]
+    while stack:
+        node = stack.pop()
+        if node == EMPTY_HASH:
+            continue
+        seen.add(node)
+        record = store.load_node(node)
+        if record[0] == 1:
+            stack.extend((record[1:33], record[33:65]))
+    return seen
+
+
+def _stored_nodes(path: str) -> set[bytes]:
+    db = plyvel.DB(path)
+    try:
+        return {key[len(STORE_NODE_PREFIX) :] for key in db.iterator(prefix=STORE_NODE_PREFIX, include_value=False)}
+    finally:
+        db.close()
+
+
+block_ops = st.lists(
+    st.tuples(st.sampled_from(["set", "delete", "hash", "failed_tx"]), st.binary(max_size=2), st.binary(max_size=2)),
+    max_size=25,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(blocks=st.lists(block_ops, min_size=1, max_size=5))
+def test_database_holds_exactly_the_nodes_of_the_committed_tree(tmp_path_factory, blocks) -> None:
+    path = str(tmp_path_factory.mktemp("db"))
+    store = Store(path)
+    model: dict[bytes, bytes] = {}
+    try:
+        for height, ops in enumerate(blocks, start=1):
+            ws = store.working()
+            staged = dict(model)
+            for op, key, value in ops:
+                if op == "set":
+                    ws.set(key, value)
+                    staged[key] = value
+                elif op == "delete":
+                    ws.delete(key)
+                    staged.pop(key, None)
+                elif op == "hash":
+                    ws.app_hash()
+                else:
+                    with pytest.raises(ZeroDivisionError), ws.transaction():
+                        ws.set(key, value)
+                        ws.delete(value)
+                        ws.app_hash()
+                        raise ZeroDivisionError
+            store.commit(ws, height)
+            model = staged
+            reachable = _reachable_nodes(store)
+        for key, value in model.items():
+            got, proof, _ = store.prove(key)
+            assert got == value and verify(store.last_app_hash, key, value, proof)
+    finally:
+        store.close()
+    assert _stored_nodes(path) == reachable
+    reference = Store(str(tmp_path_factory.mktemp("ref")))
+    try:
+        assert _commit(reference, 1, dict(model)) == store.last_app_hash
+    finally:
+        reference.close()
