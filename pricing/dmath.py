@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
-from pricing.config import JIT
+from pricing.config import JIT, JIT_INLINE
 
 # ln 2 split for Cody–Waite reduction: _LN2_HI is ln 2 rounded to 32 significant bits,
 # so k·_LN2_HI is exact for every |k| < 2^21 (all exponents a double can have);
@@ -59,6 +59,8 @@ _L8 = 2.0 / 17.0
 _L9 = 2.0 / 19.0
 _L10 = 2.0 / 21.0
 _L11 = 2.0 / 23.0
+
+_ROUND_SHIFTER = 6755399441055744.0  # 1.5·2^52: doubles near it are spaced 1 apart
 
 _MANTISSA_MASK = (1 << 52) - 1
 _EXPONENT_ONE = 1023 << 52
@@ -193,29 +195,28 @@ _MILLS_TAIL = np.array(
     ]
 )
 
-_PIECE_DEGREE = _MILLS_PIECES.shape[1] - 1
 _TAIL_DEGREE = _MILLS_TAIL.shape[0] - 1
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _bits_of(x: float) -> int:
     """The IEEE-754 binary64 encoding of x as a signed 64-bit integer."""
     return int(np.float64(x).view(np.int64))
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _from_bits(b: int) -> float:
     """The float64 whose IEEE-754 encoding is the 64-bit integer b."""
     return float(np.int64(b).view(np.float64))
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _pow2(k: int) -> float:
     """2^k, exactly, for a normal exponent −1022 ≤ k ≤ 1023 (built from its encoding)."""
     return _from_bits((k + 1023) << 52)
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def exp(x: float) -> float:
     """e^x within 1 ulp; +inf on overflow, 0 on underflow, NaN for NaN."""
     if x != x:
@@ -224,9 +225,10 @@ def exp(x: float) -> float:
         return math.inf
     if x < _EXP_UNDERFLOW:
         return 0.0
-    # x = k·ln2 + r with |r| ≤ ln2/2 (k rounded half away from zero; int() truncates).
-    kf = x * _INV_LN2
-    k = int(kf + 0.5) if kf >= 0.0 else int(kf - 0.5)
+    # x = k·ln2 + r with |r| ≤ ln2/2 + tiny. Adding and subtracting 1.5·2^52 rounds
+    # x/ln2 to an integer (ties to even) with two exact-by-construction IEEE additions —
+    # no branch on the sign, which random inputs would mispredict half the time.
+    k = int((x * _INV_LN2 + _ROUND_SHIFTER) - _ROUND_SHIFTER)
     r = (x - k * _LN2_HI) - k * _LN2_LO
     # e^r = 1 + (r + r²·P(r)): r is added exactly at the end so the rounding error of the
     # polynomial only touches the small r² part.
@@ -243,7 +245,7 @@ def exp(x: float) -> float:
     return y * _pow2(k)
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def log(x: float) -> float:
     """Natural logarithm within 1 ulp; −inf at 0, NaN for x < 0 or NaN, +inf at +inf."""
     if x != x or x < 0.0:
@@ -274,38 +276,60 @@ def log(x: float) -> float:
     return k * _LN2_HI + (f - (s * (f - big_r) - k * _LN2_LO))
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def sqrt(x: float) -> float:
     """Square root; IEEE-754 requires it correctly rounded, so the hardware one is allowed."""
     return math.sqrt(x)
 
 
-@njit(**JIT)
+# exp(−h²/2) for h = j/16, j = 0 … 16·_GAUSS_CUTOFF − 1: h² is exact, so each entry is our
+# exp of an exact argument. Built with the kernel itself, hence identical in every mode.
+_GAUSS_HEAD = np.array([exp(-0.5 * (j * 0.0625) * (j * 0.0625)) for j in range(int(16 * _GAUSS_CUTOFF))])
+
+
+@njit(**JIT_INLINE)
 def _gauss(z: float) -> float:
     """exp(−z²/2) for 0 ≤ z < _GAUSS_CUTOFF, with relative error of a few ulp.
 
     Computing z² first would lose z²·2^-53 absolute in the exponent (≈1e-13 relative at
-    z = 38). Instead z = h + d with h = z rounded down to 1/16: h² is exact and
-    z² − h² = d·(z + h) with d exact, so only that small product rounds.
+    z = 38). Instead z = h + d with h = z rounded down to 1/16: exp(−h²/2) comes exact-
+    argument from the table, and z² − h² = d·(z + h) with d exact, so only that small
+    product rounds.
     """
-    h = int(z * 16.0) * 0.0625
+    j = int(z * 16.0)
+    h = j * 0.0625
     d = z - h
-    return exp(-0.5 * h * h) * exp(-0.5 * (d * (z + h)))
+    return _GAUSS_HEAD[j] * exp(-0.5 * (d * (z + h)))
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def _upper_tail(z: float) -> float:
     """Q(z) = 1 − Φ(z) for z ≥ 0, with small relative error down to underflow."""
     if z >= _GAUSS_CUTOFF:
         return 0.0
-    g = _gauss(z)
+    return _tail_given_gauss(z, _gauss(z))
+
+
+@njit(**JIT_INLINE)
+def _mills_piece(c: np.ndarray, t: float) -> float:
+    """The degree-12 piece c[0] + c[1]·t + … + c[12]·t¹² by Estrin's scheme.
+
+    Horner's 12 dependent multiply-adds dominate the CDF's latency; Estrin's tree has
+    depth 4, and with |t| ≤ 1/4 and fast-decaying coefficients its rounding is as good.
+    """
+    t2 = t * t
+    t4 = t2 * t2
+    low = (c[0] + c[1] * t) + (c[2] + c[3] * t) * t2 + ((c[4] + c[5] * t) + (c[6] + c[7] * t) * t2) * t4
+    high = (c[8] + c[9] * t) + (c[10] + c[11] * t) * t2 + c[12] * t4
+    return low + high * (t4 * t4)
+
+
+@njit(**JIT_INLINE)
+def _tail_given_gauss(z: float, g: float) -> float:
+    """Q(z) for 0 ≤ z < _GAUSS_CUTOFF given g = exp(−z²/2)."""
     if z < 8.0:
         i = int(z * 2.0)
-        t = z - (i * 0.5 + 0.25)
-        acc = _MILLS_PIECES[i, _PIECE_DEGREE]
-        for j in range(_PIECE_DEGREE - 1, -1, -1):
-            acc = acc * t + _MILLS_PIECES[i, j]
-        return g * acc
+        return g * _mills_piece(_MILLS_PIECES[i], z - (i * 0.5 + 0.25))
     w = 64.0 / (z * z)
     acc = _MILLS_TAIL[_TAIL_DEGREE]
     for j in range(_TAIL_DEGREE - 1, -1, -1):
@@ -313,7 +337,7 @@ def _upper_tail(z: float) -> float:
     return g * (acc * _INV_SQRT_2PI / z)
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def norm_cdf(x: float) -> float:
     """Standard normal CDF Φ(x): ≤ 1e-16 absolute error, small relative error for x < 0."""
     if x != x:
@@ -323,7 +347,7 @@ def norm_cdf(x: float) -> float:
     return 1.0 - _upper_tail(x)
 
 
-@njit(**JIT)
+@njit(**JIT_INLINE)
 def norm_pdf(x: float) -> float:
     """Standard normal density φ(x) = exp(−x²/2)/√(2π), a few ulp relative."""
     if x != x:
@@ -332,3 +356,16 @@ def norm_pdf(x: float) -> float:
     if z >= _GAUSS_CUTOFF:
         return 0.0
     return _INV_SQRT_2PI * _gauss(z)
+
+
+@njit(**JIT_INLINE)
+def norm_cdf_and_pdf(x: float) -> tuple[float, float]:
+    """(Φ(x), φ(x)) bit-identical to ``norm_cdf`` and ``norm_pdf``, sharing one exp(−x²/2)."""
+    if x != x:
+        return x, x
+    z = -x if x < 0.0 else x
+    if z >= _GAUSS_CUTOFF:
+        return (0.0 if x < 0.0 else 1.0), 0.0
+    g = _gauss(z)
+    tail = _tail_given_gauss(z, g)
+    return (tail if x < 0.0 else 1.0 - tail), _INV_SQRT_2PI * g
