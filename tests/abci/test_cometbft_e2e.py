@@ -1,6 +1,7 @@
 """End to end: a real single-node CometBFT v0.38 drives our ABCI server hosting a tiny counter
 app (app hash = 8-byte big-endian height, vote extensions switched on through InitChain) until
-the chain passes height 3, and its RPC reports the app's own Info data."""
+the chain passes height 3, its RPC reports the app's own Info data, and a broadcast tx goes
+through CheckTx and FinalizeBlock."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ COMETBFT = REPO_ROOT / ".tools" / "bin" / "cometbft"
 TARGET_HEIGHT = 3
 DEADLINE_SECONDS = 90.0
 VOTE_EXTENSIONS_FROM = 2
+TX = b"optio-e2e-tx"
 
 
 class CounterApp:
@@ -34,6 +36,8 @@ class CounterApp:
     def __init__(self) -> None:
         self.height = 0
         self.extensions_seen: list[bytes] = []
+        self.checked: list[bytes] = []
+        self.finalized: list[bytes] = []
 
     @staticmethod
     def app_hash(height: int) -> bytes:
@@ -54,6 +58,10 @@ class CounterApp:
         )
         return pb.ResponseInitChain(consensus_params=params)
 
+    def check_tx(self, request: pb.RequestCheckTx) -> pb.ResponseCheckTx:
+        self.checked.append(request.tx)
+        return pb.ResponseCheckTx(code=0)
+
     def prepare_proposal(self, request: pb.RequestPrepareProposal) -> pb.ResponsePrepareProposal:
         self.extensions_seen.extend(v.vote_extension for v in request.local_last_commit.votes)
         return pb.ResponsePrepareProposal(txs=request.txs)
@@ -73,7 +81,8 @@ class CounterApp:
 
     def finalize_block(self, request: pb.RequestFinalizeBlock) -> pb.ResponseFinalizeBlock:
         assert request.height == self.height + 1, "blocks must arrive in order"
-        results = [pb.ExecTxResult(code=0) for _ in request.txs]
+        self.finalized.extend(request.txs)
+        results = [pb.ExecTxResult(code=0, data=tx[::-1]) for tx in request.txs]
         return pb.ResponseFinalizeBlock(tx_results=results, app_hash=self.app_hash(request.height))
 
     def commit(self, request: pb.RequestCommit) -> pb.ResponseCommit:
@@ -107,7 +116,7 @@ def _configure(config: Path, proxy_app: str, rpc_port: int, p2p_port: int) -> No
 
 
 def _rpc(port: int, method: str) -> dict[str, object]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/{method}", timeout=5) as reply:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/{method}", timeout=30) as reply:
         body = json.loads(reply.read())
     result = body["result"]
     assert isinstance(result, dict)
@@ -188,6 +197,7 @@ def test_single_cometbft_node_drives_the_counter_app_past_height_three(tmp_path:
                 time.sleep(0.2)
             info = _rpc(rpc_port, "abci_info")["response"]
             assert isinstance(info, dict)
+            committed = _rpc(rpc_port, f"broadcast_tx_commit?tx=0x{TX.hex()}")
         finally:
             node.terminate()
             try:
@@ -204,3 +214,8 @@ def test_single_cometbft_node_drives_the_counter_app_past_height_three(tmp_path:
     reported_hash = base64.b64decode(str(info["last_block_app_hash"]))
     assert reported_hash == CounterApp.app_hash(reported_height)
     assert CounterApp.app_hash(VOTE_EXTENSIONS_FROM) in app.extensions_seen
+    tx_result = committed["tx_result"]
+    assert isinstance(tx_result, dict)
+    assert base64.b64decode(str(tx_result["data"])) == TX[::-1]
+    assert set(app.checked) == {TX}  # a recheck after an intervening block may repeat it
+    assert app.finalized == [TX]
