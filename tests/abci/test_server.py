@@ -159,6 +159,20 @@ def test_answers_are_byte_identical_to_protobuf_envelope_serialization() -> None
     _with_server(EchoingApp(), body)
 
 
+def test_frames_larger_than_one_socket_read_are_reassembled() -> None:
+    big_tx = bytes([42]) + bytes(range(256)) * 12_000
+
+    async def body(server: ABCIServer) -> None:
+        client = await _connect(server.address)
+        await client.send(_frame(pb.Request(check_tx=pb.RequestCheckTx(tx=big_tx))) + _flush())
+        answer, _ = await client.receive(2)
+        assert answer.check_tx.code == 42
+        assert answer.check_tx.log == big_tx.hex()
+        await client.aclose()
+
+    _with_server(EchoingApp(), body)
+
+
 def test_methods_the_app_lacks_get_the_default_empty_response() -> None:
     async def body(server: ABCIServer) -> None:
         client = await _connect(server.address)
