@@ -390,7 +390,8 @@ def tx_send(settings: Settings, from_key: str, to_address: str, amount: str, fee
     chain_id = chain_id or rpc.status().network
     if nonce is None:
         account = json.loads(checked_query(settings, f"/account/{sender.address}").value)
-        nonce = int(account["next_nonce"])
+        # The pending nonce counts this node's mempool, so back-to-back sends do not collide.
+        nonce = int(account.get("pending_next_nonce", account["next_nonce"]))
     if fee_amount is None:
         params = json.loads(checked_query(settings, "/params").value)
         fee_amount = int(params["min_fee_uusd"])
@@ -434,3 +435,6 @@ def node_start(home: Path) -> None:
 
 
 main.add_command(localnet)
+
+if __name__ == "__main__":
+    main()

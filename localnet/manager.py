@@ -298,7 +298,7 @@ class Localnet:
         base = json.loads((self.nodes[0].home / "config" / "genesis.json").read_text())
         genesis = complete_genesis(base, localnet_app_genesis(addresses), chain_id=self.chain_id)
         for node in self.nodes:
-            write_genesis(node.home / "config" / "genesis.json", genesis)
+            write_genesis(str(node.home / "config" / "genesis.json"), genesis)
 
     # --- processes ------------------------------------------------------------
 
@@ -353,8 +353,8 @@ class Localnet:
         if "app" in wanted and not self.process_status(node, "app").alive:
             self._spawn(node, "app")
         if "cometbft" in wanted and not self.process_status(node, "cometbft").alive:
-            if self.process_status(node, "app").alive:
-                self._wait_for_abci(node, timeout)
+            # CometBFT without its app would only log connection errors: require the app.
+            self._wait_for_abci(node, timeout)
             self._spawn(node, "cometbft")
 
     def stop_node(self, name: str | int, only: Process | None = None, kill: bool = False,
