@@ -190,6 +190,25 @@ def test_methods_the_app_lacks_get_the_default_empty_response() -> None:
     _with_server(EchoingApp(), body)
 
 
+def test_every_request_kind_is_answered_with_the_matching_response_kind() -> None:
+    fields = pb.Request.DESCRIPTOR.oneofs_by_name["value"].fields
+    kinds = [f.name for f in fields]
+    assert len(kinds) == 16
+    message_names = [f.message_type.name if f.message_type else "" for f in fields]
+    requests = [
+        pb.Request(**{k: getattr(pb, m)()}) for k, m in zip(kinds, message_names, strict=True)
+    ]
+
+    async def body(server: ABCIServer) -> None:
+        client = await _connect(server.address)
+        await client.send(b"".join(_frame(r) for r in requests) + _flush())
+        answers = await client.receive(len(requests) + 1)
+        assert [a.WhichOneof("value") for a in answers] == [*kinds, "flush"]
+        await client.aclose()
+
+    _with_server(object(), body)
+
+
 def test_four_connections_each_get_their_own_answers_in_order() -> None:
     async def body(server: ABCIServer) -> None:
         clients = [await _connect(server.address) for _ in range(4)]
