@@ -21,6 +21,9 @@ and the last committed state. A tx that passes `decode_tx` but fails statefully 
 a balance spent by an earlier tx of the same block) is kept in the block and fails there with
 its numbered code, changing nothing.
 
+With `check_invariants` (localnets and tests) every block is followed by a full check of the
+state invariants; a violation stops the node, like the Cosmos SDK's crisis module.
+
 `OptioError` means bad input and becomes a numbered ABCI code; any other exception is a
 bug and propagates, which stops the node (abci/server.py) rather than answering with
 invented data.
@@ -37,7 +40,7 @@ from chain.query import answer_query
 from chain.tx import SignedTx, decode_tx
 from genesis.process import process_genesis
 from genesis.schema import AppGenesis
-from state.accounts import process_tx
+from state.accounts import is_supply_conserved, process_tx
 from state.errors import OptioError, QueryHeightUnavailable
 from state.events import Event
 from state.params import Params, get_chain_id, get_params
@@ -60,8 +63,9 @@ _DECODE_CACHE_SIZE: Final[int] = 50_000
 class OptioApp:
     """The application state machine of one node, over one `Store`."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, check_invariants: bool = False) -> None:
         self._store = store
+        self._check_invariants = check_invariants
         self._pending: WorkingState | None = None
         self._pending_height = 0
         self._check = store.working()
@@ -161,11 +165,28 @@ class OptioApp:
                 return abci_pb2.ResponseProcessProposal(status=_REJECT)
         return abci_pb2.ResponseProcessProposal(status=_ACCEPT)
 
+    def extend_vote(self, req: abci_pb2.RequestExtendVote) -> abci_pb2.ResponseExtendVote:
+        """No extension yet: vote extensions stay disabled in genesis until the oracle uses them."""
+        return abci_pb2.ResponseExtendVote()
+
+    def verify_vote_extension(
+        self, req: abci_pb2.RequestVerifyVoteExtension
+    ) -> abci_pb2.ResponseVerifyVoteExtension:
+        """Only the empty extension `extend_vote` produces is valid."""
+        status = (
+            abci_pb2.ResponseVerifyVoteExtension.ACCEPT
+            if not req.vote_extension
+            else abci_pb2.ResponseVerifyVoteExtension.REJECT
+        )
+        return abci_pb2.ResponseVerifyVoteExtension(status=status)
+
     def finalize_block(
         self, req: abci_pb2.RequestFinalizeBlock
     ) -> abci_pb2.ResponseFinalizeBlock:
         ws = self._pending if self._pending is not None else self._store.working()
         results = [self._deliver(ws, raw, req.height) for raw in req.txs]
+        if self._check_invariants and not is_supply_conserved(ws):
+            raise RuntimeError(f"invariant broken at height {req.height}: supply not conserved")
         self._pending = ws
         self._pending_height = req.height
         return abci_pb2.ResponseFinalizeBlock(tx_results=results, app_hash=ws.app_hash())

@@ -5,6 +5,7 @@ app.toml keys (all optional):
     abci_address = "tcp://127.0.0.1:26658"   # CometBFT's proxy_app points here
     db_path      = "data/optio.db"           # relative to home
     log_level    = "info"
+    check_invariants = false                 # check supply conservation after every block
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class NodeConfig:
     abci_address: str = "tcp://127.0.0.1:26658"
     db_path: str = "data/optio.db"
     log_level: str = "info"
+    check_invariants: bool = False
 
 
 def load_config(home: Path) -> NodeConfig:
@@ -56,6 +58,6 @@ def run_node(home: Path) -> None:
     log.info("optio app: height %d, app hash %s, serving ABCI on %s",
              store.last_height, store.last_app_hash.hex().upper(), config.abci_address)
     try:
-        run(OptioApp(store), config.abci_address)
+        run(OptioApp(store, check_invariants=config.check_invariants), config.abci_address)
     finally:
         store.close()

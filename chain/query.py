@@ -9,6 +9,7 @@ the header of block `height + 1`):
                              first signs). `pending_next_nonce` also counts this node's mempool, so
                              a wallet firing several txs before a block gets distinct nonces.
 - `/balance/<optio1…>/<denom>` decimal string; proof over the 8-byte balance (absent = 0)
+- `/supply/<denom>`, `/fee_pool/<denom>` decimal strings, with proof over the 8-byte value
 - `/params`                  JSON of every chain parameter (no proof: several keys)
 - `/key/<hex>` or `/key` with the raw key in `data`: the raw stored bytes, with proof
 """
@@ -61,6 +62,12 @@ def answer_query(
         raw = store.get(key)
         value = str(decode_u64(raw) if raw is not None else 0).encode()
         return _response(store, key, value, prove)
+    if kind in ("supply", "fee_pool") and len(args) == 1:
+        if not is_known_denom(args[0]):
+            raise InvalidQueryKey(path, f"unknown denom {args[0]!r}")
+        key = keys.supply_key(args[0]) if kind == "supply" else keys.fee_pool_key(args[0])
+        raw = store.get(key)
+        return _response(store, key, str(decode_u64(raw) if raw is not None else 0).encode(), prove)
     if kind == "params" and not args:
         params = get_params(pending)
         value = json.dumps({name: str(v) for name, v in asdict(params).items()}).encode()
