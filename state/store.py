@@ -64,8 +64,13 @@ class _NodeCache:
         if len(self._entries) < self._capacity:
             self._entries[node] = record
 
-    def drop(self, node: bytes) -> None:
-        self._entries.pop(node, None)
+    def replace(self, deleted: list[bytes], written: list[tuple[bytes, bytes]]) -> None:
+        """Apply a commit: forget the deleted nodes, then remember new ones while room is left."""
+        entries = self._entries
+        for node in deleted:
+            entries.pop(node, None)
+        room = self._capacity - len(entries)
+        entries.update(written if room >= len(written) else written[: max(room, 0)])
 
 
 class Store:
@@ -136,10 +141,7 @@ class Store:
         self._height = height
         self._root = root
         self._generation += 1
-        for node in deleted:
-            self._cache.drop(node)
-        for node, record in written:
-            self._cache.put(node, record)
+        self._cache.replace(deleted, written)
         return root
 
     def build_commit_batch(
