@@ -57,9 +57,46 @@ def svi_outputs() -> bytes:
     return surface_implied_vols(surface, 100.0, strikes, ts).tobytes()
 
 
+def random_instruments(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Calls, puts and futures with edge cases: expired (T = 0), zero vol, far strikes."""
+    kind = rng.integers(0, 3, n)
+    strike = 100.0 * np.exp(rng.uniform(-1.2, 1.2, n))
+    expiry = rng.uniform(0.0, 2.0, n)
+    expiry[::97] = 0.0
+    expiry[1::89] = 1.0 / (365.0 * 24.0)
+    forward = 100.0 * np.exp(rng.uniform(-0.05, 0.05, n))
+    vol = rng.uniform(0.05, 2.0, n)
+    vol[2::83] = 0.0
+    return {"kind": kind, "strike": strike, "expiry": expiry, "forward": forward, "vol": vol}
+
+
+def portfolio_outputs() -> bytes:
+    """Instrument P&L vectors (3,000 instruments x 35 scenarios, about 105,000 Black-76 prices),
+    worst losses of 500 CSR accounts over them, and five fully repriced 100-position accounts."""
+    from pricing.portfolio import ScenarioGrid, instrument_pnl_vectors, revalue_account, revalue_accounts
+
+    grid = ScenarioGrid()
+    rng = np.random.default_rng(20261123)
+    inst = random_instruments(rng, 3000)
+    vectors = instrument_pnl_vectors(grid, rate=0.03, **inst)
+    sizes = rng.integers(0, 60, 500)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    rows = int(offsets[-1])
+    index = rng.integers(0, 3000, rows)
+    qty = rng.integers(-1000, 1000, rows)
+    worst, pnl = revalue_accounts(grid, vectors, offsets, index, qty, keep_pnl=True)
+    parts = [vectors.tobytes(), worst.tobytes(), pnl.tobytes()]
+    for _ in range(5):
+        acct = random_instruments(rng, 100)
+        risk = revalue_account(grid, qty=rng.integers(-50, 50, 100), rate=0.03, **acct)
+        parts += [risk.pnl.tobytes(), np.float64(risk.worst_loss).tobytes()]
+    return b"".join(parts)
+
+
 PRODUCERS: dict[str, Callable[[], bytes]] = {
     "philox": philox_outputs,
     "svi": svi_outputs,
+    "portfolio": portfolio_outputs,
 }
 
 
