@@ -18,8 +18,10 @@ command line still names the node home, so a recycled pid is never signalled.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -35,6 +37,7 @@ from chain.keystore import Keyring
 from chain.rpc import RPCClient, RPCError
 from localnet.config import (
     DEFAULT_BASE_PORT,
+    PORT_STRIDE,
     NodePorts,
     app_toml,
     node_id,
@@ -101,14 +104,36 @@ def _pid_alive(pid: int, marker: str) -> bool:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
+    if state == "Z":
+        return False
+    # Right after fork/exec the command line reads empty for a moment: that is our
+    # child starting, not a recycled pid.
+    if not cmdline:
+        return True
     # Arguments are NUL-terminated: match whole arguments so node1 is not node10.
-    return state != "Z" and b"\0" + marker.encode() + b"\0" in cmdline
+    return b"\0" + marker.encode() + b"\0" in cmdline
 
 
 def _port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.2)
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def free_base_port(validators: int, low: int = 30000, high: int = 60000) -> int:
+    """A base port whose node ports are all free now, for parallel localnets in tests.
+
+    Random rather than sequential so concurrent callers rarely pick the same range;
+    ``up`` still reports a clash clearly if another program takes a port meanwhile.
+    """
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(low, high - PORT_STRIDE * validators, PORT_STRIDE)
+        ports = NodePorts.for_node
+        if not any(_port_in_use(p) for i in range(validators)
+                   for p in dataclasses.astuple(ports(base, i))):
+            return base
+    raise LocalnetError(f"no free range of ports for {validators} nodes in {low}-{high}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import socket
 import stat
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from localnet.config import NodePorts, app_toml
-from localnet.manager import METADATA, Localnet, LocalnetError
+from localnet.manager import METADATA, Localnet, LocalnetError, free_base_port
 
 # Stand-in for `python -m chain.cli node start --home H`: listens on app.toml's port.
 # It ignores SIGTERM when <home>/stubborn exists, to exercise the SIGKILL fallback,
@@ -45,17 +44,6 @@ while True:
 """
 
 
-def _free_base_port() -> int:
-    """A base port whose node ports for two nodes are all free now."""
-    for _ in range(100):
-        base = random.randrange(41000, 59000, 10)
-        ports = [base + 10 * i + k for i in range(2) for k in (6, 7, 8, 9)]
-        with socket.socket() as probe:
-            if all(probe.connect_ex(("127.0.0.1", p)) != 0 for p in ports):
-                return base
-    raise RuntimeError("no free port range")
-
-
 def _script(path: Path, text: str) -> str:
     path.write_text(text)
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
@@ -67,7 +55,7 @@ def net(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Localnet]:
     """A two-node localnet layout (as `init` leaves it) driven by stand-in processes."""
     monkeypatch.setenv("OPTIO_COMETBFT", _script(tmp_path / "fake-cometbft", FAKE_COMETBFT))
     home = tmp_path / "net"
-    base = _free_base_port()
+    base = free_base_port(2)
     for i in range(2):
         (home / f"node{i}" / "config").mkdir(parents=True)
         (home / f"node{i}" / "data").mkdir()
