@@ -79,8 +79,10 @@ def test_tx_hash_is_upper_case_hex_sha256_like_cometbft() -> None:
 
 
 def test_signing_is_deterministic_so_the_same_tx_has_one_hash() -> None:
-    args = dict(chain_id=CHAIN, nonce=7, to=RECIPIENT, amount=3, denom="uopt", fee=100)
-    assert build_send_tx(SEED, **args) == build_send_tx(Ed25519PrivateKey.from_private_bytes(SEED), **args)
+    def build(key: Ed25519PrivateKey | bytes) -> bytes:
+        return build_send_tx(key, chain_id=CHAIN, nonce=7, to=RECIPIENT, amount=3, denom="uopt", fee=100)
+
+    assert build(SEED) == build(SEED) == build(Ed25519PrivateKey.from_private_bytes(SEED))
 
 
 def test_signature_covers_domain_tag_and_body() -> None:
