@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -140,7 +139,7 @@ class RPCClient:
             payload = exc.read()
             if not payload:
                 raise RPCError(f"{method}: HTTP {exc.code} from {self.url}") from exc
-        except (urllib.error.URLError, socket.timeout, ConnectionError, TimeoutError) as exc:
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
             raise NodeUnreachable(
                 f"cannot reach the node at {self.url} ({reason}); is it running? "

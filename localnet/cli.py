@@ -20,6 +20,7 @@ from localnet.manager import (
     PROCESSES,
     Localnet,
     LocalnetError,
+    Process,
     tail,
 )
 
@@ -112,7 +113,7 @@ def logs(home: Path, as_json: bool, node: str, process: str, lines: int, follow:
     """Print the last lines of NODE's log (node0, or 0)."""
     net = Localnet(home)
     target = net.node(node)
-    proc = "app" if process == "app" else "cometbft"
+    proc: Process = "app" if process == "app" else "cometbft"
     text = tail(target.log_file(proc), lines)
     if as_json:
         click.echo(json.dumps({"node": target.name, "process": proc, "lines": text.splitlines()}))
@@ -122,6 +123,11 @@ def logs(home: Path, as_json: bool, node: str, process: str, lines: int, follow:
     if follow:
         for line in net.follow(target.index, proc):
             click.echo(line)
+
+
+def _process(only: str | None) -> Process | None:
+    """The ``--only`` choice as a process name (click already limited it to PROCESSES)."""
+    return next((p for p in PROCESSES if p == only), None)
 
 
 _ONLY = click.option("--only", type=click.Choice(PROCESSES), default=None,
@@ -139,7 +145,7 @@ def stop(home: Path, as_json: bool, node: str, only: str | None, kill: bool,
          grace: float) -> None:
     """Stop NODE's processes (both unless --only)."""
     net = Localnet(home)
-    net.stop_node(node, only=only, kill=kill, grace=grace)  # type: ignore[arg-type]
+    net.stop_node(node, only=_process(only), kill=kill, grace=grace)
     _done(as_json, {"stopped": net.node(node).name, "only": only}, f"stopped {node}")
 
 
@@ -150,7 +156,7 @@ def stop(home: Path, as_json: bool, node: str, only: str | None, kill: bool,
 def start(home: Path, as_json: bool, node: str, only: str | None) -> None:
     """Start NODE's stopped processes (both unless --only)."""
     net = Localnet(home)
-    net.start_node(node, only=only)  # type: ignore[arg-type]
+    net.start_node(node, only=_process(only))
     _done(as_json, {"started": net.node(node).name, "only": only}, f"started {node}")
 
 

@@ -387,7 +387,7 @@ class Localnet:
         """Stop the node's processes: SIGTERM then SIGKILL after ``grace`` (or SIGKILL now)."""
         node = self.node(name)
         # CometBFT first, so it does not log a storm of errors about the lost app.
-        wanted = [p for p in ("cometbft", "app") if only is None or p == only]
+        wanted: list[Process] = [p for p in ("cometbft", "app") if only is None or p == only]
         for process in wanted:
             self._signal(node, process, signal.SIGKILL if kill else signal.SIGTERM)
         deadline = time.monotonic() + grace

@@ -63,9 +63,9 @@ def test_found_tx_is_decoded() -> None:
 
 def test_json_rpc_error_is_raised_with_its_message() -> None:
     failure = RpcFailure(-32603, "Internal error", "height 99 must be less than or equal to 7")
-    with fake_node({"block": lambda p: failure}) as node:
-        with pytest.raises(RPCResponseError, match="height 99 must be less"):
-            RPCClient(node.url).block(99)
+    with fake_node({"block": lambda p: failure}) as node, \
+            pytest.raises(RPCResponseError, match="height 99 must be less"):
+        RPCClient(node.url).block(99)
 
 
 def test_unreachable_node_names_the_url() -> None:

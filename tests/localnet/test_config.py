@@ -16,7 +16,7 @@ from localnet.config import (
     rewrite_cometbft_config,
     set_toml_values,
 )
-from localnet.manager import cometbft_binary
+from localnet.manager import LocalnetError, cometbft_binary
 
 SAMPLE = """# top comment
 proxy_app = "tcp://127.0.0.1:26658"
@@ -36,8 +36,8 @@ def test_default_base_port_gives_node0_the_usual_ports() -> None:
 
 
 def test_ports_of_every_node_are_distinct() -> None:
-    ports = [p for i in range(10) for p in
-             (lambda n: (n.p2p, n.rpc, n.abci, n.prometheus))(NodePorts.for_node(30000, i))]
+    nodes = [NodePorts.for_node(30000, i) for i in range(10)]
+    ports = [p for n in nodes for p in (n.p2p, n.rpc, n.abci, n.prometheus)]
     assert len(ports) == len(set(ports))
 
 
@@ -64,7 +64,7 @@ def test_app_toml_is_valid_toml_with_the_abci_port() -> None:
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         binary = cometbft_binary()
-    except Exception:
+    except LocalnetError:
         pytest.skip("no CometBFT binary")
     out = tmp_path_factory.mktemp("testnet")
     subprocess.run([binary, "testnet", "--v", "2", "--o", str(out),
