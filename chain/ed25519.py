@@ -9,6 +9,8 @@ that multiplying it by the cofactor 8 does not give the identity.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 _P = 2**255 - 19
 _D = (-121665 * pow(121666, _P - 2, _P)) % _P
 _SQRT_M1 = pow(2, (_P - 1) // 4, _P)
@@ -35,23 +37,32 @@ def _decode_point(encoded: bytes) -> tuple[int, int] | None:
     return x, y
 
 
-def _double(point: tuple[int, int]) -> tuple[int, int]:
-    # Affine twisted Edwards addition with a = -1, specialised to P + P; the
-    # formula is complete, so no case analysis is needed.
-    x, y = point
-    t = _D * x * x * y * y % _P
-    x3 = 2 * x * y * pow(1 + t, _P - 2, _P) % _P
-    y3 = (y * y + x * x) * pow(1 - t, _P - 2, _P) % _P
-    return x3, y3
+def _times_eight_is_identity(x: int, y: int) -> bool:
+    """Whether [8](x, y) is the neutral element, doubling in projective coordinates.
+
+    Projective doubling for a = -1 (Bernstein et al. 2008, "dbl-2008-bbjlp") needs
+    no field inversion; the neutral element (0, 1) is any (0 : Z : Z).
+    """
+    px, py, pz = x, y, 1
+    for _ in range(3):
+        b = (px + py) * (px + py) % _P
+        c = px * px % _P
+        d = py * py % _P
+        e = -c % _P
+        f = (e + d) % _P
+        j = (f - 2 * (pz * pz)) % _P
+        px, py, pz = (b - c - d) * j % _P, f * (e - d) % _P, f * j % _P
+    return px == 0 and py == pz
 
 
+@lru_cache(maxsize=4096)
 def is_valid_public_key(encoded: bytes) -> bool:
-    """True iff `encoded` is a canonical 32-byte point outside the small-order subgroup."""
+    """True iff `encoded` is a canonical 32-byte point outside the small-order subgroup.
+
+    Cached: active traders sign many transactions with one key, and the answer
+    is a pure function of the bytes.
+    """
     if len(encoded) != 32:
         return False
     point = _decode_point(encoded)
-    if point is None:
-        return False
-    for _ in range(3):
-        point = _double(point)
-    return point != (0, 1)
+    return point is not None and not _times_eight_is_identity(*point)
