@@ -134,7 +134,7 @@ def bench_smt(path: Path, work: Workload) -> Figures:
     t0 = time.perf_counter()
     proofs = [store.prove(key) for key in work.probes]
     t1 = time.perf_counter()
-    ok = all(verify(root, key, value, proof) for key, (value, proof, _) in zip(work.probes, proofs))
+    ok = all(verify(root, key, value, proof) for key, (value, proof, _) in zip(work.probes, proofs, strict=True))
     t2 = time.perf_counter()
     if not ok:
         raise AssertionError("an SMT proof failed to verify")
@@ -245,7 +245,7 @@ def bench_trie(path: Path, work: Workload) -> Figures:
     t0 = time.perf_counter()
     proofs = [trie.get_proof(_trie_key(key)) for key in work.probes]
     t1 = time.perf_counter()
-    for key, proof in zip(work.probes, proofs):
+    for key, proof in zip(work.probes, proofs, strict=True):
         expected = db.get(VALUE_PREFIX + key) or b""
         if HexaryTrie.get_from_proof(root, _trie_key(key), proof) != expected:
             raise AssertionError("a trie proof failed to verify")

@@ -85,14 +85,13 @@ class TreeUpdater:
     def committable_nodes(self, root: bytes) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
         """(records to write, hashes to delete) to move the stored tree to ``root``.
 
-        Deletions are the replaced nodes the final root does not use, in sorted order.
+        Deletions are the replaced nodes the final root does not use. Their order is
+        irrelevant: they all go into one write batch.
         """
         if self.applies <= 1:
-            written = list(self.new_nodes.items())
-        else:
-            written = reachable_new_nodes(root, self.new_nodes)
-        kept = {node for node, _ in written}
-        return written, sorted(self.replaced - kept)
+            return list(self.new_nodes.items()), list(self.replaced.difference(self.new_nodes))
+        written = reachable_new_nodes(root, self.new_nodes)
+        return written, list(self.replaced.difference(node for node, _ in written))
 
     def _read(self, node: bytes) -> bytes:
         try:

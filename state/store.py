@@ -81,7 +81,7 @@ class Store:
         self._cache = _NodeCache(node_cache_size)
         raw_height = self._db.get(STORE_META_HEIGHT)
         self._height = int.from_bytes(raw_height, "big") if raw_height is not None else 0
-        self._root = self._db.get(STORE_META_APP_HASH, EMPTY_HASH)
+        self._root: bytes = self._db.get(STORE_META_APP_HASH, EMPTY_HASH)
         # Bumped by every commit; a WorkingState remembers the generation it was built on.
         self._generation = 0
 
@@ -101,7 +101,8 @@ class Store:
 
     def get(self, key: bytes) -> bytes | None:
         """Committed value of ``key``."""
-        return self._db.get(store_value_key(key))
+        value: bytes | None = self._db.get(store_value_key(key))
+        return value
 
     def load_node(self, node: bytes) -> bytes:
         """Record of a committed tree node; KeyError when it is not stored."""
