@@ -93,10 +93,32 @@ def portfolio_outputs() -> bytes:
     return b"".join(parts)
 
 
+MC_SEED = bytes(range(32))
+
+
+def montecarlo_outputs() -> bytes:
+    """100,000 inverse-normal values (tails included) and six Monte Carlo runs (Asian call and
+    put, the four barrier styles), each 400 antithetic pairs x 17 steps."""
+    from pricing.montecarlo import norm_ppf_array, price_asian, price_barrier
+
+    rng = np.random.default_rng(20261124)
+    u = rng.uniform(0.0, 1.0, 100_000)
+    u[:6] = [0.5 * 2.0**-32, 1.0 - 0.5 * 2.0**-32, 0.5, 0.02425, 1.0 - 0.02425, 1e-300]
+    parts = [norm_ppf_array(u).tobytes()]
+    common = {"spot": 100.0, "strike": 95.0, "t": 0.75, "vol": 0.8, "rate": 0.04, "div_yield": 0.01}
+    runs = [price_asian(MC_SEED, True, n_steps=17, n_pairs=400, **common),
+            price_asian(MC_SEED, False, n_steps=17, n_pairs=400, **common)]
+    for style, barrier in (("up-and-out", 140.0), ("up-and-in", 140.0), ("down-and-out", 70.0), ("down-and-in", 70.0)):
+        runs.append(price_barrier(MC_SEED, style.startswith("up"), style, barrier=barrier, n_steps=17, n_pairs=400, **common))
+    parts += [np.array([r.price, r.std_error]).tobytes() for r in runs]
+    return b"".join(parts)
+
+
 PRODUCERS: dict[str, Callable[[], bytes]] = {
     "philox": philox_outputs,
     "svi": svi_outputs,
     "portfolio": portfolio_outputs,
+    "montecarlo": montecarlo_outputs,
 }
 
 
