@@ -10,6 +10,7 @@ string is accepted too (BIP-173 allows it for QR codes), mixed case is not.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 from state.errors import InvalidAddress
 
@@ -95,6 +96,12 @@ def bech32_decode(text: str) -> tuple[str, bytes]:
     return hrp, bytes(payload)
 
 
+# Both directions are pure functions of their argument and run for every message of
+# every tx; caching spares the Python checksum loop for accounts seen recently.
+_ADDRESS_CACHE_SIZE = 65_536
+
+
+@lru_cache(maxsize=_ADDRESS_CACHE_SIZE)
 def format_address(account_id: bytes) -> str:
     """The canonical `optio1…` string of a 20-byte account id."""
     if len(account_id) != ADDRESS_BYTES:
@@ -102,6 +109,7 @@ def format_address(account_id: bytes) -> str:
     return bech32_encode(HRP, account_id)
 
 
+@lru_cache(maxsize=_ADDRESS_CACHE_SIZE)
 def parse_address(text: str) -> bytes:
     """The 20-byte account id of an `optio1…` string; raise InvalidAddress otherwise."""
     if not text:

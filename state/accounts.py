@@ -116,12 +116,14 @@ def _account_id(address: str | bytes) -> bytes:
 # --- reads ---------------------------------------------------------------------------
 
 
+def _load_account(ws: WorkingState, account_id: bytes, window: int) -> Account:
+    raw = ws.get(keys.account_key(account_id))
+    return Account.new(window) if raw is None else Account.decode(raw)
+
+
 def get_account(ws: WorkingState, address: str | bytes) -> Account:
     """The account's nonce state; a fresh account (next nonce 1) if it never signed."""
-    raw = ws.get(keys.account_key(_account_id(address)))
-    if raw is None:
-        return Account.new(get_params(ws).nonce_window)
-    return Account.decode(raw)
+    return _load_account(ws, _account_id(address), get_params(ws).nonce_window)
 
 
 def get_next_nonce(ws: WorkingState, address: str | bytes) -> int:
@@ -229,18 +231,23 @@ def process_msg_send(ws: WorkingState, msg: Send) -> Event:
     )
 
 
-def process_tx(ws: WorkingState, tx: SignedTx, *, height: int) -> TxReceipt:
+def process_tx(
+    ws: WorkingState, tx: SignedTx, *, height: int, params: Params | None = None
+) -> TxReceipt:
     """Stateful checks then execution of a decoded tx at block `height`.
 
     Order: timeout, nonce window, minimum fee, funds (fee + all sends) — all
     before the first write — then charge the fee into the fee pool, mark the
     nonce used, and execute the messages in order. Run inside
-    `ws.transaction()`: a raise leaves no trace.
+    `ws.transaction()`: a raise leaves no trace. `params` may be passed by a
+    caller that already holds the chain's parameters (they only change at
+    genesis); otherwise they are read from `ws`.
     """
-    params = get_params(ws)
+    if params is None:
+        params = get_params(ws)
     if tx.timeout_height and height > tx.timeout_height:
         raise TxExpired(tx.timeout_height, height)
-    account = get_account(ws, tx.signer_id)
+    account = _load_account(ws, tx.signer_id, params.nonce_window)
     _check_nonce(account, tx.nonce, params, tx.signer)
     if tx.fee < params.min_fee_uusd:
         raise FeeBelowMinimum(tx.fee, params.min_fee_uusd, FEE_DENOM)

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chain.tx import decode_tx
 from genesis.process import process_genesis
 from genesis.schema import AppGenesis, GenesisAccount
 from state.accounts import (
@@ -17,10 +18,11 @@ from state.accounts import (
     get_next_nonce,
     get_supply,
     is_supply_conserved,
+    process_tx,
 )
 from state.denoms import Coin
 from state.errors import NonceReplayed, NonceTooFarAhead, NonceTooOld, OptioError
-from state.params import Params
+from state.params import Params, get_params
 from state.store import Store, WorkingState
 from tests.state.test_accounts_errors import (  # noqa: F401  (ws is a fixture)
     CHAIN,
@@ -194,3 +196,12 @@ def test_sends_and_fees_conserve_supply(
         assert is_supply_conserved(working)
         assert {denom: get_supply(working, denom) for denom in supply} == supply
     store.close()
+
+
+def test_passing_params_gives_the_same_result_as_reading_them(ws: WorkingState) -> None:
+    tx = decode_tx(send(nonce=4), CHAIN, 16_384)
+    with ws.transaction():
+        receipt = process_tx(ws, tx, height=3, params=get_params(ws))
+    assert receipt.fee == FEE
+    with pytest.raises(NonceReplayed):
+        process_tx(ws, tx, height=3)
