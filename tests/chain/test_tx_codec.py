@@ -23,7 +23,7 @@ from chain.tx import (
     tx_hash,
 )
 from state.denoms import MAX_AMOUNT
-from state.errors import InvalidSignature, NonCanonicalTx
+from state.errors import InvalidSignature, MalformedTx, NonCanonicalTx, OptioError
 
 CHAIN = "optio-test-1"
 LIMIT = 1 << 20
@@ -129,3 +129,41 @@ def test_signed_body_with_explicit_default_value_is_non_canonical() -> None:
     padded = body + bytes([5 << 3, 0])
     with pytest.raises(NonCanonicalTx, match="in TxBody"):
         decode_tx(sign_tx(key, padded), CHAIN, LIMIT)
+
+
+def _decode_or_reject(raw: bytes) -> None:
+    """Any outcome but a non-OptioError exception is fine: that one would stop the node."""
+    try:
+        decode_tx(raw, CHAIN, LIMIT)
+    except OptioError:
+        pass
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=400))
+def test_arbitrary_bytes_are_decoded_or_rejected_with_a_code(raw: bytes) -> None:
+    _decode_or_reject(raw)
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_mutated_valid_tx_is_decoded_or_rejected_with_a_code(data: st.DataObject) -> None:
+    raw = bytearray(build_send_tx(SEED, chain_id=CHAIN, nonce=1, to=RECIPIENT, amount=9, denom="uusd", fee=5))
+    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
+        position = data.draw(st.integers(min_value=0, max_value=len(raw) - 1))
+        raw[position] = data.draw(st.integers(min_value=0, max_value=255))
+    _decode_or_reject(bytes(raw))
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=300), st.binary(max_size=40), st.binary(max_size=70))
+def test_signed_arbitrary_body_is_decoded_or_rejected_with_a_code(body: bytes, pub: bytes, sig: bytes) -> None:
+    _decode_or_reject(tx_pb2.Tx(body=body, pub_key=pub, signature=sig).SerializeToString())
+    _decode_or_reject(sign_tx(SEED, body))
+
+
+def test_memo_with_invalid_utf8_is_malformed() -> None:
+    body = build_tx_body(chain_id=CHAIN, nonce=1, messages=[])
+    # memo (field 4, length-delimited) holding a lone continuation byte.
+    with pytest.raises(MalformedTx, match="TxBody"):
+        decode_tx(sign_tx(SEED, body + bytes([4 << 3 | 2, 1, 0x80])), CHAIN, LIMIT)
