@@ -13,6 +13,7 @@ The last line printed is one JSON object with the headline figures.
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import random
@@ -24,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import plyvel
 import rlp
@@ -36,7 +38,8 @@ BLOCK_WRITES = 5_000
 VALUE_PREFIX = b"v"
 TRIE_NODE_PREFIX = b"t"
 TRIE_ROOT_KEY = b"m/trie_root"
-CACHE_NODES = 200_000
+CACHE_NODES = 500_000
+POPULATE_CHUNK = 25_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,22 +105,23 @@ def _live_mib(path: Path) -> float:
         db.close()
 
 
-def bench_smt(path: Path, work: Workload) -> Figures:
-    store = Store(str(path))
-    started = time.perf_counter()
-    for height, start in enumerate(range(0, len(work.initial), 25_000), start=1):
-        ws = store.working()
-        for key, value in work.initial[start : start + 25_000]:
-            ws.set(key, value)
-        store.commit(ws, height)
-    populate = time.perf_counter() - started
+Writes = list[tuple[bytes, bytes | None]]
 
-    totals: list[float] = []
-    hashes: list[float] = []
-    for block in work.blocks:
+
+class SmtContender:
+    """Optio's Store: writes staged in a WorkingState, one app_hash, one commit."""
+
+    name = "smt"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.store = Store(str(path))
+
+    def commit_block(self, writes: Writes) -> tuple[float, float]:
+        """(total seconds, root-computation seconds) for one block."""
         t0 = time.perf_counter()
-        ws = store.working()
-        for key, value in block:
+        ws = self.store.working()
+        for key, value in writes:
             if value is None:
                 ws.delete(key)
             else:
@@ -125,21 +129,24 @@ def bench_smt(path: Path, work: Workload) -> Figures:
         t1 = time.perf_counter()
         ws.app_hash()
         t2 = time.perf_counter()
-        store.commit(ws, store.last_height + 1)
+        self.store.commit(ws, self.store.last_height + 1)
         t3 = time.perf_counter()
-        totals.append(t3 - t0)
-        hashes.append(t2 - t1)
+        return t3 - t0, t2 - t1
 
-    root = store.last_app_hash
-    t0 = time.perf_counter()
-    proofs = [store.prove(key) for key in work.probes]
-    t1 = time.perf_counter()
-    ok = all(verify(root, key, value, proof) for key, (value, proof, _) in zip(work.probes, proofs, strict=True))
-    t2 = time.perf_counter()
-    if not ok:
-        raise AssertionError("an SMT proof failed to verify")
-    store.close()
-    return _figures(populate, totals, hashes, t1 - t0, t2 - t1, [len(p) for _, p, _ in proofs], path)
+    def prove_all(self, probes: list[bytes]) -> tuple[float, float, list[int]]:
+        """(generation seconds, verification seconds, proof sizes) for ``probes``."""
+        root = self.store.last_app_hash
+        t0 = time.perf_counter()
+        proofs = [self.store.prove(key) for key in probes]
+        t1 = time.perf_counter()
+        ok = all(verify(root, key, value, proof) for key, (value, proof, _) in zip(probes, proofs, strict=True))
+        t2 = time.perf_counter()
+        if not ok:
+            raise AssertionError("an SMT proof failed to verify")
+        return t1 - t0, t2 - t1, [len(proof) for _, proof, _ in proofs]
+
+    def close(self) -> None:
+        self.store.close()
 
 
 class _TrieDB:
@@ -195,65 +202,106 @@ def _trie_key(key: bytes) -> bytes:
     return hashlib.sha256(key).digest()
 
 
-def _trie_stage(trie: HexaryTrie, writes: list[tuple[bytes, bytes | None]]) -> None:
-    """Apply writes; squash_changes keeps only the nodes the final root still uses."""
-    with trie.squash_changes() as memory:
+class TrieContender:
+    """trie.HexaryTrie over the same LevelDB, changes squashed per block, one synced batch."""
+
+    name = "trie"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = plyvel.DB(str(path), create_if_missing=True)
+        self.nodes = _TrieDB(self.db)
+        self.trie = HexaryTrie(self.nodes)
+
+    def commit_block(self, writes: Writes) -> tuple[float, float]:
+        """(total seconds, root-computation seconds) for one block."""
+        t0 = time.perf_counter()
+        # squash_changes keeps only the nodes the final root still uses. The trie
+        # re-hashes on every write, so its root time is the whole staging.
+        with self.trie.squash_changes() as memory:
+            for key, value in writes:
+                if value is None:
+                    memory.delete(_trie_key(key))
+                else:
+                    memory.set(_trie_key(key), value)
+        t1 = time.perf_counter()
+        batch = self.db.write_batch(sync=True)
+        self.nodes.flush_into(batch)
         for key, value in writes:
             if value is None:
-                memory.delete(_trie_key(key))
+                batch.delete(VALUE_PREFIX + key)
             else:
-                memory.set(_trie_key(key), value)
-
-
-def _trie_write(db: plyvel.DB, nodes: _TrieDB, trie: HexaryTrie, writes: list[tuple[bytes, bytes | None]]) -> None:
-    """One synced batch: new trie nodes, changed values, root."""
-    batch = db.write_batch(sync=True)
-    nodes.flush_into(batch)
-    for key, value in writes:
-        if value is None:
-            batch.delete(VALUE_PREFIX + key)
-        else:
-            batch.put(VALUE_PREFIX + key, value)
-    batch.put(TRIE_ROOT_KEY, trie.root_hash)
-    batch.write()
-
-
-def bench_trie(path: Path, work: Workload) -> Figures:
-    db = plyvel.DB(str(path), create_if_missing=True)
-    nodes = _TrieDB(db)
-    trie = HexaryTrie(nodes)
-    started = time.perf_counter()
-    for start in range(0, len(work.initial), 25_000):
-        chunk: list[tuple[bytes, bytes | None]] = list(work.initial[start : start + 25_000])
-        _trie_stage(trie, chunk)
-        _trie_write(db, nodes, trie, chunk)
-    populate = time.perf_counter() - started
-
-    totals: list[float] = []
-    hashes: list[float] = []
-    for block in work.blocks:
-        t0 = time.perf_counter()
-        _trie_stage(trie, block)
-        t1 = time.perf_counter()
-        _trie_write(db, nodes, trie, block)
+                batch.put(VALUE_PREFIX + key, value)
+        batch.put(TRIE_ROOT_KEY, self.trie.root_hash)
+        batch.write()
         t2 = time.perf_counter()
-        totals.append(t2 - t0)
-        # The hexary trie re-hashes on every write, so its "hash" time is the whole staging.
-        hashes.append(t1 - t0)
+        return t2 - t0, t1 - t0
 
-    root = trie.root_hash
-    t0 = time.perf_counter()
-    proofs = [trie.get_proof(_trie_key(key)) for key in work.probes]
-    t1 = time.perf_counter()
-    for key, proof in zip(work.probes, proofs, strict=True):
-        expected = db.get(VALUE_PREFIX + key) or b""
-        if HexaryTrie.get_from_proof(root, _trie_key(key), proof) != expected:
-            raise AssertionError("a trie proof failed to verify")
-    t2 = time.perf_counter()
-    db.close()
-    # Proofs travel RLP-encoded in Ethereum (eth_getProof); measure them that way.
-    sizes = [len(rlp.encode(list(proof))) for proof in proofs]
-    return _figures(populate, totals, hashes, t1 - t0, t2 - t1, sizes, path)
+    def prove_all(self, probes: list[bytes]) -> tuple[float, float, list[int]]:
+        """(generation seconds, verification seconds, proof sizes) for ``probes``."""
+        root = self.trie.root_hash
+        t0 = time.perf_counter()
+        proofs = [self.trie.get_proof(_trie_key(key)) for key in probes]
+        t1 = time.perf_counter()
+        for key, proof in zip(probes, proofs, strict=True):
+            expected = self.db.get(VALUE_PREFIX + key) or b""
+            if HexaryTrie.get_from_proof(root, _trie_key(key), proof) != expected:
+                raise AssertionError("a trie proof failed to verify")
+        t2 = time.perf_counter()
+        # Proofs travel RLP-encoded in Ethereum (eth_getProof); measure them that way.
+        return t1 - t0, t2 - t1, [len(rlp.encode(list(proof))) for proof in proofs]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+Contender = SmtContender | TrieContender
+T = TypeVar("T")
+A = TypeVar("A")
+
+
+def _without_gc(fn: Callable[[A], T], arg: A) -> T:
+    """Run a timed section with the cyclic GC off, as timeit does.
+
+    Both contenders share one heap; otherwise the trie's many small objects make the
+    collector's pauses land on whichever contender happens to allocate next.
+    """
+    gc.collect()
+    gc.disable()
+    try:
+        return fn(arg)
+    finally:
+        gc.enable()
+
+
+def run(root: Path, work: Workload) -> dict[str, Figures]:
+    """Both contenders on the same workload, interleaved block by block.
+
+    The machine is shared, so alternating who goes first spreads load spikes over both
+    instead of letting them land on one contender's whole run.
+    """
+    contenders: list[Contender] = [SmtContender(root / "smt"), TrieContender(root / "trie")]
+    populate = {c.name: 0.0 for c in contenders}
+    totals: dict[str, list[float]] = {c.name: [] for c in contenders}
+    hashes: dict[str, list[float]] = {c.name: [] for c in contenders}
+    try:
+        for index, start in enumerate(range(0, len(work.initial), POPULATE_CHUNK)):
+            chunk: Writes = list(work.initial[start : start + POPULATE_CHUNK])
+            for contender in contenders[index % 2 :] + contenders[: index % 2]:
+                populate[contender.name] += contender.commit_block(chunk)[0]
+        for index, block in enumerate(work.blocks):
+            for contender in contenders[index % 2 :] + contenders[: index % 2]:
+                total, hashing = _without_gc(contender.commit_block, block)
+                totals[contender.name].append(total)
+                hashes[contender.name].append(hashing)
+        proofs = {c.name: _without_gc(c.prove_all, work.probes) for c in contenders}
+    finally:
+        for contender in contenders:
+            contender.close()
+    return {
+        c.name: _figures(populate[c.name], totals[c.name], hashes[c.name], *proofs[c.name], c.path)
+        for c in contenders
+    }
 
 
 def _figures(
@@ -279,28 +327,24 @@ def _figures(
     )
 
 
-def _run(name: str, fn: Callable[[Path, Workload], Figures], root: Path, work: Workload) -> Figures:
-    figures = fn(root / name, work)
-    print(f"{name:5s} " + "  ".join(f"{field}={getattr(figures, field)}" for field in Figures.__slots__))
-    return figures
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="20k initial keys, 2 blocks, 500 proofs")
+    parser.add_argument("--quick", action="store_true", help="20k initial keys, 3 blocks, 500 proofs")
     parser.add_argument("--keys", type=int, help="initial keys (default 100000, 20000 with --quick)")
     args = parser.parse_args()
     initial = args.keys or (20_000 if args.quick else 100_000)
-    blocks = 2 if args.quick else 5
+    blocks = 3 if args.quick else 5
     probes = 500 if args.quick else 1_000
     work = make_workload(initial, blocks, probes)
     print(f"initial keys={initial}  blocks of {BLOCK_WRITES} writes={blocks} (median reported)  proofs={probes}")
     root = Path(tempfile.mkdtemp(prefix="optio-bench-store-"))
     try:
-        smt = _run("smt", bench_smt, root, work)
-        trie = _run("trie", bench_trie, root, work)
+        figures = run(root, work)
     finally:
         shutil.rmtree(root)
+    for name, figure in figures.items():
+        print(f"{name:5s} " + "  ".join(f"{field}={getattr(figure, field)}" for field in Figures.__slots__))
+    smt, trie = figures["smt"], figures["trie"]
     headline = {
         "initial_keys": initial,
         "smt_block_5000_ms": smt.block_ms,
