@@ -308,7 +308,7 @@ def q_account(settings: Settings, address: str) -> None:
 @click.argument("address")
 @click.option("--denom", default="uusd", show_default=True)
 @click.option("--prove", is_flag=True,
-              help="Verify a Merkle proof of the balance against the block header's app hash.")
+              help="Verify a Merkle proof under the validator-signed header of the next block.")
 def q_balance(settings: Settings, address: str, denom: str, prove: bool) -> None:
     """Show the DENOM balance of ADDRESS (or of a key name)."""
     address = parse_address_arg(settings, address)
@@ -325,8 +325,8 @@ def q_balance(settings: Settings, address: str, denom: str, prove: bool) -> None
         except ProofFailure as exc:
             fail(settings, {**data, "verified": False}, f"PROOF FAILED: {exc}", exit_code=3)
         data.update(verified=True, app_hash=app_hash.hex().upper())
-        text += (f"\nverified at height {result.height} "
-                 f"(app hash {app_hash.hex().upper()} from header {result.height + 1})")
+        text += (f"\nverified at height {result.height} (app hash {app_hash.hex().upper()} "
+                 f"in header {result.height + 1}, signed by >2/3 of the validators)")
     emit(settings, data, text)
 
 

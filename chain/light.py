@@ -1,30 +1,229 @@
-"""Client-side checks of query answers: Merkle proofs against a block header's app hash.
+"""Client-side checks of query answers: Merkle proofs under a header signed by the validators.
 
 A proof served with ``abci_query prove=true`` at height H is rooted in the app
 hash committed at H, which CometBFT records in the header of block H+1. This
-module fetches that header from the same node and verifies the proof with
-``state.proof.verify``. It trusts the node for the header itself (it does not yet
-check the validators' commit signatures over it), so it catches a buggy or lying
-app/store but not a node that forges whole headers.
+module fetches that header with its commit and the validator set of H+1 and
+checks, as a CometBFT light client does:
+
+1. the header hashes (RFC 6962 Merkle tree of its protobuf-encoded fields) to the
+   block id the commit signed;
+2. the validator set hashes to the header's ``validators_hash``;
+3. validators holding more than 2/3 of the voting power signed the commit
+   (ed25519 over the length-delimited canonical precommit);
+4. the proof verifies against the header's ``app_hash`` (``state.proof.verify``).
+
+Limit: the validator set is the one the node reports for that height, bound to the
+header by its hash but not followed from a trusted root (genesis or an earlier
+trusted header), so a node colluding with a >2/3 coalition of *fake* keys could
+still lie; any honest-set header it forges or app-hash it alters is caught.
 """
 
 from __future__ import annotations
+
+import base64
+import calendar
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from chain.address import parse_address
 from chain.rpc import QueryResult, RPCClient
 from state import keys, proof
 from state.codec import encode_u64
 
+PRECOMMIT_TYPE = 2
+BLOCK_ID_FLAG_COMMIT = 2
+ED25519_TYPE = "tendermint/PubKeyEd25519"
+
 
 class ProofFailure(Exception):
-    """The answer is not proven by the header's app hash."""
+    """The answer is not proven by a validator-signed header."""
 
 
-def header_app_hash(rpc: RPCClient, height: int, timeout: float = 30.0) -> bytes:
-    """The app hash after block ``height``: read from the header of block ``height + 1``."""
+# --- protobuf encoding of the few messages that are hashed or signed -------------------
+
+
+def _uvarint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _varint_field(number: int, value: int) -> bytes:
+    """A varint field; proto3 leaves zero out. Negative int64 is two's complement."""
+    if value == 0:
+        return b""
+    return _uvarint(number << 3) + _uvarint(value & 0xFFFFFFFFFFFFFFFF)
+
+
+def _bytes_field(number: int, value: bytes, *, always: bool = False) -> bytes:
+    """A length-delimited field; ``always`` for gogoproto non-nullable submessages."""
+    if not value and not always:
+        return b""
+    return _uvarint((number << 3) | 2) + _uvarint(len(value)) + value
+
+
+def _sfixed64_field(number: int, value: int) -> bytes:
+    if value == 0:
+        return b""
+    return _uvarint((number << 3) | 1) + (value & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little")
+
+
+def parse_timestamp(text: str) -> tuple[int, int]:
+    """RFC 3339 UTC time with up to nanosecond digits -> (unix seconds, nanos)."""
+    if not text.endswith("Z"):
+        raise ProofFailure(f"timestamp {text!r} is not UTC")
+    main, _, fraction = text[:-1].partition(".")
+    seconds = calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S"))
+    nanos = int((fraction + "000000000")[:9]) if fraction else 0
+    return seconds, nanos
+
+
+def _timestamp(text: str) -> bytes:
+    seconds, nanos = parse_timestamp(text)
+    return _varint_field(1, seconds) + _varint_field(2, nanos)
+
+
+def _block_id(raw: dict[str, Any]) -> bytes:
+    """``BlockID`` (same layout as ``CanonicalBlockID``): hash, non-nullable part set header."""
+    parts = raw.get("parts") or raw.get("part_set_header") or {}
+    header = _varint_field(1, int(parts.get("total", 0))) + _bytes_field(
+        2, bytes.fromhex(parts.get("hash", "")))
+    return _bytes_field(1, bytes.fromhex(raw.get("hash", ""))) + _bytes_field(
+        2, header, always=True)
+
+
+def merkle_root(items: Sequence[bytes]) -> bytes:
+    """RFC 6962 Merkle root as CometBFT computes it (leaf 0x00, inner 0x01 prefixes)."""
+    if not items:
+        return hashlib.sha256(b"").digest()
+    if len(items) == 1:
+        return hashlib.sha256(b"\x00" + items[0]).digest()
+    split = 1 << ((len(items) - 1).bit_length() - 1)
+    return hashlib.sha256(
+        b"\x01" + merkle_root(items[:split]) + merkle_root(items[split:])).digest()
+
+
+def header_hash(header: dict[str, Any]) -> bytes:
+    """The block hash: Merkle root of the header's fields, each protobuf-encoded."""
+    version = header["version"]
+
+    def wrapped_bytes(name: str) -> bytes:
+        return _bytes_field(1, bytes.fromhex(header[name]))
+
+    return merkle_root([
+        _varint_field(1, int(version["block"])) + _varint_field(2, int(version.get("app", 0))),
+        _bytes_field(1, header["chain_id"].encode()),
+        _varint_field(1, int(header["height"])),
+        _timestamp(header["time"]),
+        _block_id(header["last_block_id"]),
+        *(wrapped_bytes(name) for name in (
+            "last_commit_hash", "data_hash", "validators_hash", "next_validators_hash",
+            "consensus_hash", "app_hash", "last_results_hash", "evidence_hash",
+            "proposer_address")),
+    ])
+
+
+@dataclass(frozen=True, slots=True)
+class Validator:
+    """One member of a validator set as ``/validators`` reports it."""
+
+    address: bytes
+    pubkey: bytes
+    power: int
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Validator:
+        if raw["pub_key"]["type"] != ED25519_TYPE:
+            raise ProofFailure(f"unsupported validator key type {raw['pub_key']['type']}")
+        return cls(address=bytes.fromhex(raw["address"]),
+                   pubkey=base64.b64decode(raw["pub_key"]["value"]),
+                   power=int(raw["voting_power"]))
+
+    def encode(self) -> bytes:
+        """``SimpleValidator{pub_key: PublicKey{ed25519}, voting_power}``."""
+        return _bytes_field(1, _bytes_field(1, self.pubkey)) + _varint_field(2, self.power)
+
+
+def validator_set_hash(validators: Sequence[Validator]) -> bytes:
+    return merkle_root([v.encode() for v in validators])
+
+
+def vote_sign_bytes(chain_id: str, height: int, round_: int, block_id: dict[str, Any],
+                    timestamp: str) -> bytes:
+    """Length-delimited ``CanonicalVote`` of a precommit for ``block_id``."""
+    vote = (
+        _varint_field(1, PRECOMMIT_TYPE)
+        + _sfixed64_field(2, height)
+        + _sfixed64_field(3, round_)
+        + _bytes_field(4, _block_id(block_id))
+        + _bytes_field(5, _timestamp(timestamp), always=True)
+        + _bytes_field(6, chain_id.encode())
+    )
+    return _uvarint(len(vote)) + vote
+
+
+def verify_signed_header(signed_header: dict[str, Any], validators: Sequence[Validator]) -> None:
+    """Raise ``ProofFailure`` unless >2/3 of ``validators``' power signed this header."""
+    header, commit = signed_header["header"], signed_header["commit"]
+    block_hash = header_hash(header)
+    if block_hash.hex().upper() != commit["block_id"]["hash"].upper():
+        raise ProofFailure(
+            f"header of height {header['height']} hashes to {block_hash.hex().upper()}, "
+            f"but the commit signed {commit['block_id']['hash']}")
+    if commit["height"] != header["height"]:
+        raise ProofFailure("commit and header are for different heights")
+    if validator_set_hash(validators).hex().upper() != header["validators_hash"].upper():
+        raise ProofFailure("the validator set does not match the header's validators_hash")
+    signatures = commit["signatures"]
+    if len(signatures) != len(validators):
+        raise ProofFailure("the commit does not have one entry per validator")
+    total = sum(v.power for v in validators)
+    signed = 0
+    for validator, sig in zip(validators, signatures, strict=True):
+        if sig["block_id_flag"] != BLOCK_ID_FLAG_COMMIT:
+            continue
+        if bytes.fromhex(sig["validator_address"]) != validator.address:
+            raise ProofFailure("commit signatures are not in validator set order")
+        message = vote_sign_bytes(header["chain_id"], int(commit["height"]),
+                                  int(commit["round"]), commit["block_id"], sig["timestamp"])
+        try:
+            Ed25519PublicKey.from_public_bytes(validator.pubkey).verify(
+                base64.b64decode(sig["signature"]), message)
+        except InvalidSignature as exc:
+            raise ProofFailure(
+                f"bad signature of validator {validator.address.hex().upper()}") from exc
+        signed += validator.power
+    if signed * 3 <= total * 2:
+        raise ProofFailure(f"only {signed} of {total} voting power signed the header")
+
+
+def fetch_validators(rpc: RPCClient, height: int) -> list[Validator]:
+    """The whole validator set at ``height`` (paging through ``/validators``)."""
+    result: list[Validator] = []
+    page = 1
+    while True:
+        raw = rpc.validators(height, page=page, per_page=100)
+        result.extend(Validator.from_json(v) for v in raw["validators"])
+        if len(result) >= int(raw["total"]) or not raw["validators"]:
+            return result
+        page += 1
+
+
+def signed_app_hash(rpc: RPCClient, height: int, timeout: float = 30.0) -> bytes:
+    """The app hash after block ``height``, from the validator-signed header of ``height + 1``."""
     rpc.wait_for_height(height + 1, timeout=timeout)
-    header = rpc.block(height + 1)["block"]["header"]
-    return bytes.fromhex(header["app_hash"])
+    signed_header = rpc.commit(height + 1)["signed_header"]
+    verify_signed_header(signed_header, fetch_validators(rpc, height + 1))
+    return bytes.fromhex(signed_header["header"]["app_hash"])
 
 
 def verify_value(rpc: RPCClient, result: QueryResult, key: bytes, value: bytes | None) -> bytes:
@@ -39,7 +238,7 @@ def verify_value(rpc: RPCClient, result: QueryResult, key: bytes, value: bytes |
         raise ProofFailure(f"the proof is for key {ops[0].key.hex()}, not {key.hex()}")
     if result.height <= 0:
         raise ProofFailure("the answer carries no height to check against")
-    root = header_app_hash(rpc, result.height)
+    root = signed_app_hash(rpc, result.height)
     if not proof.verify(root, key, value, ops[0].data):
         raise ProofFailure(
             f"proof does not match app hash {root.hex().upper()} of height {result.height}"
