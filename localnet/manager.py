@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -428,6 +429,9 @@ class Localnet:
         """Stop everything and wipe chain and app data back to height 0 (keys/config kept)."""
         self.down()
         for node in self.nodes:
+            app_db = node.home / self._app_db_path(node)
+            if app_db.exists():
+                shutil.rmtree(app_db)
             data = node.home / "data"
             for entry in data.iterdir() if data.exists() else ():
                 if entry.name == "priv_validator_state.json":
@@ -441,6 +445,13 @@ class Localnet:
                 json.dumps({"height": "0", "round": 0, "step": 0}, indent=2) + "\n"
             )
             (node.home / "config" / "addrbook.json").unlink(missing_ok=True)
+
+    @staticmethod
+    def _app_db_path(node: Node) -> str:
+        """The app's LevelDB folder as ``config/app.toml`` sets it (relative to the home)."""
+        path = node.home / "config" / "app.toml"
+        settings = tomllib.loads(path.read_text()) if path.exists() else {}
+        return str(settings.get("db_path", "data/optio.db"))
 
     # --- observation ----------------------------------------------------------
 

@@ -174,3 +174,15 @@ def test_node_error_on_tx_lookup_is_not_mistaken_for_pending(home: Path) -> None
                      "tx", "send", "alice", address(home, "bob"), "1uusd", "--wait")
     assert result.exit_code == 1
     assert "tx_index disabled" in result.output
+
+
+def test_exported_armor_imports_into_another_home(home: Path, tmp_path: Path) -> None:
+    exported = run("--home", str(home), "--keyring-backend", "test", "keys", "export", "bob",
+                   stdin="armor-secret\narmor-secret\n")
+    armor = tmp_path / "bob.armor"
+    armor.write_text(exported.stdout)
+    other = tmp_path / "other"
+    imported = run("--home", str(other), "--keyring-backend", "test", "-o", "json",
+                   "keys", "import", "bob", str(armor), stdin="armor-secret\n")
+    assert imported.exit_code == 0, imported.output
+    assert json.loads(imported.stdout)["address"] == address(home, "bob")

@@ -131,6 +131,10 @@ def test_taken_port_is_reported_with_the_way_out(net: Localnet) -> None:
 
 
 def test_reset_wipes_chain_data_but_keeps_config(net: Localnet) -> None:
+    home = net.node(0).home
+    (home / "config" / "app.toml").write_text(
+        (home / "config" / "app.toml").read_text().replace("data/optio.db", "appdb"))
+    (home / "appdb").mkdir()
     data = net.node(0).home / "data"
     (data / "blockstore.db").mkdir()
     (data / "optio.db").mkdir()
@@ -138,7 +142,8 @@ def test_reset_wipes_chain_data_but_keeps_config(net: Localnet) -> None:
     net.reset()
     assert sorted(p.name for p in data.iterdir()) == ["priv_validator_state.json"]
     assert json.loads((data / "priv_validator_state.json").read_text())["height"] == "0"
-    assert (net.node(0).home / "config" / "app.toml").exists()
+    assert not (home / "appdb").exists()
+    assert (home / "config" / "app.toml").exists()
 
 
 def test_existing_localnet_keeps_its_settings(net: Localnet) -> None:
