@@ -1,0 +1,332 @@
+"""Pricing benchmark: Optio's kernels against py_vollib_vectorized, vollib and QuantLib, in one run.
+
+Measures, on one pinned core, options per second for price + 5 Greeks (delta, gamma, vega,
+theta, rho) and for implied volatility, with the same random Black-76 inputs for every library,
+then portfolio-margin revaluation: one 100-position account on the default grid, and 10,000
+such accounts. Prints a table, then as its last line one JSON object (keys: bench/README.md).
+
+Peers: vollib and QuantLib come from the ``bench`` extra of pyproject.toml. py_vollib_vectorized
+0.1.1 only works with py_lets_be_rational 1.0.1, whose files clash with vollib's dependency, so
+this script builds a pinned venv for it under .tools/ on first use (same NumPy and Numba as
+ours) and runs its half of the measurement in a subprocess pinned to the same core.
+
+Timing: ``time.perf_counter`` around each call after a warm-up call (JIT compilation excluded);
+the best of ``repeats`` runs is reported for throughput, the median for per-account latency.
+
+Usage: python bench/pricing.py [--quick] [--skip-pvv]
+"""
+
+import os
+
+# Single-threaded everything, before NumPy / Numba load: the figures are per core.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+PVV_VENV = REPO / ".tools" / "pvv-venv"
+PVV_PINS = [
+    "py_vollib_vectorized==0.1.1",
+    "py_vollib==1.0.1",
+    "py_lets_be_rational==1.0.1",
+    "pandas==3.1.1",
+    "scipy==1.17.1",
+]
+SEED = 20261121
+
+
+def pin_to_one_core() -> str:
+    """Pin this process to CPU 0 (inherited by subprocesses); say what happened."""
+    try:
+        os.sched_setaffinity(0, {0})
+        return "pinned to CPU 0"
+    except (AttributeError, OSError) as exc:
+        return f"not pinned ({exc})"
+
+
+def make_inputs(n: int, seed: int = SEED) -> dict[str, np.ndarray]:
+    """Black-76 inputs: F = 100, strikes within +/-50% log-moneyness, 1 week to 2 years, vols 10-150%."""
+    rng = np.random.default_rng(seed)
+    return {
+        "forward": np.full(n, 100.0),
+        "strike": 100.0 * np.exp(rng.uniform(-0.5, 0.5, n)),
+        "t": rng.uniform(7.0 / 365.0, 2.0, n),
+        "sigma": rng.uniform(0.1, 1.5, n),
+        "r": np.full(n, 0.03),
+        "is_call": rng.random(n) < 0.5,
+    }
+
+
+def best_rate(fn: Callable[[], object], n: int, repeats: int) -> float:
+    """Options per second: n over the fastest of ``repeats`` timed calls, after one warm-up."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return n / best
+
+
+# ---- Optio ----
+
+
+def bench_optio(n: int, repeats: int) -> dict[str, float]:
+    from pricing.black import black76_greeks, black76_price
+    from pricing.iv import black76_iv
+
+    x = make_inputs(n)
+    args = (x["forward"], x["strike"], x["t"], x["sigma"], x["r"], x["is_call"])
+    prices = np.asarray(black76_price(*args))
+    iv_args = (prices, x["forward"], x["strike"], x["t"], x["r"], x["is_call"])
+    return {
+        "optio_greeks_per_s": best_rate(lambda: black76_greeks(*args), n, repeats),
+        "optio_iv_per_s": best_rate(lambda: black76_iv(*iv_args), n, repeats),
+    }
+
+
+def optio_prices(n: int) -> np.ndarray:
+    from pricing.black import black76_price
+
+    x = make_inputs(n)
+    return np.asarray(black76_price(x["forward"], x["strike"], x["t"], x["sigma"], x["r"], x["is_call"]))
+
+
+# ---- py_vollib_vectorized (runs inside its own venv) ----
+
+
+def bench_pvv_inside(n: int, repeats: int) -> dict[str, float]:
+    import py_vollib_vectorized as pvv
+
+    x = make_inputs(n)
+    flag = np.where(x["is_call"], "c", "p")
+    f, k, t, r, s = x["forward"], x["strike"], x["t"], x["r"], x["sigma"]
+
+    def greeks() -> None:
+        pvv.vectorized_black(flag, f, k, t, r, s, return_as="numpy")
+        pvv.get_all_greeks(flag, f, k, t, r, s, model="black", return_as="dict")
+
+    prices = pvv.vectorized_black(flag, f, k, t, r, s, return_as="numpy")
+    return {
+        "pvv_greeks_per_s": best_rate(greeks, n, repeats),
+        "pvv_iv_per_s": best_rate(
+            lambda: pvv.vectorized_implied_volatility_black(prices, f, k, r, t, flag, return_as="numpy"), n, repeats
+        ),
+    }
+
+
+def ensure_pvv_venv() -> Path:
+    """Create .tools/pvv-venv with the pinned peer stack unless it is already there."""
+    python = PVV_VENV / "bin" / "python"
+    import numba
+
+    pins = PVV_PINS + [f"numpy=={np.__version__}", f"numba=={numba.__version__}"]
+    marker = PVV_VENV / "optio-pins.txt"
+    if python.exists() and marker.exists() and marker.read_text() == "\n".join(pins):
+        return python
+    print(f"[setup] creating {PVV_VENV} for py_vollib_vectorized ({', '.join(pins)})", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(PVV_VENV)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *pins], check=True)
+    marker.write_text("\n".join(pins))
+    return python
+
+
+def bench_pvv(n: int, repeats: int) -> dict[str, float]:
+    python = ensure_pvv_venv()
+    done = subprocess.run(
+        [str(python), str(Path(__file__).resolve()), "--pvv-inside", str(n), str(repeats)],
+        check=True, capture_output=True, text=True, cwd=REPO,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ---- vollib (pure Python, one option at a time) ----
+
+
+def bench_vollib(n: int, repeats: int) -> dict[str, float]:
+    from vollib.black import black
+    from vollib.black.greeks import analytical as g
+    from vollib.black.implied_volatility import implied_volatility
+
+    x = make_inputs(n)
+    rows = list(
+        zip(np.where(x["is_call"], "c", "p").tolist(), x["forward"].tolist(), x["strike"].tolist(),
+            x["t"].tolist(), x["r"].tolist(), x["sigma"].tolist())
+    )
+    prices = optio_prices(n).tolist()
+
+    def greeks() -> None:
+        for flag, f, k, t, r, s in rows:
+            black(flag, f, k, t, r, s)
+            g.delta(flag, f, k, t, r, s)
+            g.gamma(flag, f, k, t, r, s)
+            g.vega(flag, f, k, t, r, s)
+            g.theta(flag, f, k, t, r, s)
+            g.rho(flag, f, k, t, r, s)
+
+    def ivs() -> None:
+        for (flag, f, k, t, r, _), p in zip(rows, prices):
+            implied_volatility(p, f, k, r, t, flag)
+
+    return {"vollib_greeks_per_s": best_rate(greeks, n, repeats), "vollib_iv_per_s": best_rate(ivs, n, repeats)}
+
+
+# ---- QuantLib (C++ through SWIG, one option at a time) ----
+
+
+def bench_quantlib(n: int, repeats: int) -> dict[str, float]:
+    import QuantLib as ql
+
+    x = make_inputs(n)
+    rows = list(
+        zip(x["is_call"].tolist(), x["forward"].tolist(), x["strike"].tolist(), x["t"].tolist(),
+            x["r"].tolist(), x["sigma"].tolist())
+    )
+    prices = optio_prices(n).tolist()
+    call, put = ql.Option.Call, ql.Option.Put
+
+    def greeks() -> None:
+        for is_call, f, k, t, r, s in rows:
+            payoff = ql.PlainVanillaPayoff(call if is_call else put, k)
+            calc = ql.BlackCalculator(payoff, f, s * math.sqrt(t), math.exp(-r * t))
+            calc.value()
+            calc.delta(f)
+            calc.gamma(f)
+            calc.vega(t)
+            calc.theta(f, t)
+            calc.rho(t)
+
+    def ivs() -> None:
+        for (is_call, f, k, t, r, _), p in zip(rows, prices):
+            ql.blackFormulaImpliedStdDev(call if is_call else put, k, f, p, math.exp(-r * t)) / math.sqrt(t)
+
+    return {"quantlib_greeks_per_s": best_rate(greeks, n, repeats), "quantlib_iv_per_s": best_rate(ivs, n, repeats)}
+
+
+# ---- portfolio margin ----
+
+
+def instrument_universe(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A Deribit-like listing on one underlying: 12 expiries x 40 strikes x call/put + 12 futures."""
+    from pricing.portfolio import CALL, FUTURE, PUT
+    from pricing.svi import SVISlice, SVISurface, surface_implied_vols
+
+    expiries = np.array([1, 2, 7, 14, 21, 30, 60, 90, 120, 180, 270, 365]) / 365.0
+    surface = SVISurface.from_slices(
+        list(expiries), [SVISlice(0.005 + 0.2 * te, 0.05 + 0.1 * te, -0.3, 0.0, 0.1 + 0.1 * te) for te in expiries]
+    )
+    strikes = 100.0 * np.exp(np.linspace(-0.6, 0.6, 40))
+    kind, strike, expiry = [], [], []
+    for te in expiries:
+        for k in strikes:
+            kind += [CALL, PUT]
+            strike += [k, k]
+            expiry += [te, te]
+        kind.append(FUTURE)
+        strike.append(0.0)
+        expiry.append(te)
+    strike_a, expiry_a = np.array(strike), np.array(expiry)
+    forward = 100.0 * np.exp(0.03 * expiry_a)
+    vol = surface_implied_vols(surface, 100.0, np.where(strike_a > 0.0, strike_a, 100.0), np.maximum(expiry_a, 1e-6))
+    return {"kind": np.array(kind), "strike": strike_a, "expiry": expiry_a, "forward": forward, "vol": vol}
+
+
+def bench_portfolio(n_accounts: int, account_repeats: int) -> dict[str, float]:
+    from pricing.portfolio import ScenarioGrid, instrument_pnl_vectors, revalue_account, revalue_accounts
+
+    grid = ScenarioGrid()
+    rng = np.random.default_rng(SEED)
+    universe = instrument_universe(rng)
+    n_inst = universe["kind"].shape[0]
+    pick = rng.choice(n_inst, 100, replace=False)
+    account = {key: val[pick] for key, val in universe.items()}
+    qty = rng.integers(-50, 51, 100)
+
+    revalue_account(grid, qty=qty, **account)
+    samples = []
+    for _ in range(account_repeats):
+        start = time.perf_counter()
+        revalue_account(grid, qty=qty, **account)
+        samples.append(time.perf_counter() - start)
+    account_us = float(np.median(samples)) * 1e6
+
+    index = np.concatenate([rng.choice(n_inst, 100, replace=False) for _ in range(n_accounts)])
+    offsets = np.arange(n_accounts + 1) * 100
+    quantities = rng.integers(-50, 51, index.shape[0])
+
+    def all_accounts() -> None:
+        vectors = instrument_pnl_vectors(grid, **universe)
+        revalue_accounts(grid, vectors, offsets, index, quantities)
+
+    batch_s = 1.0 / best_rate(all_accounts, 1, 3)
+
+    full_n = min(n_accounts, 2000)
+    rows = [{key: val[index[a * 100:(a + 1) * 100]] for key, val in universe.items()} for a in range(full_n)]
+    qrows = [quantities[a * 100:(a + 1) * 100] for a in range(full_n)]
+    start = time.perf_counter()
+    for acct, q in zip(rows, qrows):
+        revalue_account(grid, qty=q, **acct)
+    full_s = (time.perf_counter() - start) * n_accounts / full_n
+    return {
+        "pm_account_us": account_us,
+        "pm_10k_accounts_s": batch_s * 10_000 / n_accounts,
+        "pm_10k_accounts_full_reprice_s": full_s * 10_000 / n_accounts,
+        "pm_instruments": float(n_inst),
+        "pm_scenarios": float(grid.n_scenarios),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes; finishes in under 2 minutes")
+    parser.add_argument("--skip-pvv", action="store_true", help="do not build or run the py_vollib_vectorized venv")
+    parser.add_argument("--pvv-inside", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.pvv_inside:
+        pin_to_one_core()
+        print(json.dumps(bench_pvv_inside(*args.pvv_inside)))
+        return
+
+    pinned = pin_to_one_core()
+    if args.quick:
+        n_fast, n_slow, repeats, account_repeats = 1_000_000, 5_000, 3, 300
+    else:
+        n_fast, n_slow, repeats, account_repeats = 4_000_000, 20_000, 5, 2000
+    sys.path.insert(0, str(REPO))
+    results: dict[str, float | str] = {"cpu": pinned, "n_options": n_fast, "n_options_slow_peers": n_slow}
+    results.update(bench_optio(n_fast, repeats))
+    if args.skip_pvv:
+        results.update({"pvv_greeks_per_s": float("nan"), "pvv_iv_per_s": float("nan")})
+    else:
+        results.update(bench_pvv(n_fast, repeats))
+    results.update(bench_vollib(n_slow, 1))
+    results.update(bench_quantlib(n_slow, 2))
+    results.update(bench_portfolio(10_000, account_repeats))
+    for peer in ("pvv", "vollib", "quantlib"):
+        results[f"ratio_greeks_vs_{peer}"] = results["optio_greeks_per_s"] / results[f"{peer}_greeks_per_s"]
+        results[f"ratio_iv_vs_{peer}"] = results["optio_iv_per_s"] / results[f"{peer}_iv_per_s"]
+
+    print(f"{'library':<12}{'price+5 Greeks /s':>20}{'implied vol /s':>18}")
+    for lib in ("optio", "pvv", "vollib", "quantlib"):
+        print(f"{lib:<12}{results[f'{lib}_greeks_per_s']:>20,.0f}{results[f'{lib}_iv_per_s']:>18,.0f}")
+    for peer in ("pvv", "vollib", "quantlib"):
+        print(f"optio / {peer:<9} Greeks x{results[f'ratio_greeks_vs_{peer}']:.1f}   IV x{results[f'ratio_iv_vs_{peer}']:.1f}")
+    print(f"portfolio margin: one 100-position account {results['pm_account_us']:.1f} us (median); "
+          f"10,000 accounts {results['pm_10k_accounts_s']:.3f} s over {int(results['pm_instruments'])} shared "
+          f"instruments, {results['pm_10k_accounts_full_reprice_s']:.2f} s repricing every position; "
+          f"{int(results['pm_scenarios'])} scenarios; {pinned}")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
