@@ -393,9 +393,15 @@ class Localnet:
             self._signal(node, process, signal.SIGKILL if kill else signal.SIGTERM)
         deadline = time.monotonic() + grace
         for process in wanted:
+            killed = kill
             while self.process_status(node, process).alive:
                 if time.monotonic() >= deadline:
+                    if killed:
+                        raise LocalnetError(
+                            f"{node.name}: its {process} (pid "
+                            f"{self.process_status(node, process).pid}) survives SIGKILL")
                     self._signal(node, process, signal.SIGKILL)
+                    killed = True
                     deadline = time.monotonic() + grace
                 time.sleep(0.05)
             node.pid_file(process).unlink(missing_ok=True)
