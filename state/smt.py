@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
-from functools import partial
 
 from state.proof import (
     EMPTY_HASH,
@@ -22,6 +21,7 @@ from state.proof import (
     KIND_OTHER_LEAF,
     KIND_PRESENT,
     LEAF_TAG,
+    PATH_BITS,
     SmtProof,
     internal_record,
     leaf_record,
@@ -43,17 +43,17 @@ class MissingNodeError(Exception):
     """A node reachable from a root is not in the node store: the database is corrupt."""
 
 
-def _bit_of(depth: int, item: tuple[bytes, object]) -> int:
-    return path_bit(item[0], depth)
-
-
 def _split(items: Sequence[tuple[bytes, object]], lo: int, hi: int, depth: int) -> int:
     """First index in ``items[lo:hi]`` whose path has bit ``depth`` set.
 
-    The slice is sorted by path and shares the first ``depth`` bits, so bit ``depth`` is 0
-    then 1 along it.
+    The slice is sorted by path and shares the first ``depth`` bits, so it splits at the
+    first path not below "shared prefix, then 1, then zeros"; a one-element tuple
+    compares below every (path, ...) tuple with that path, so C-level bisect finds it.
     """
-    return bisect_left(items, 1, lo, hi, key=partial(_bit_of, depth))
+    shift = PATH_BITS - 1 - depth
+    first = int.from_bytes(items[lo][0], "big")
+    threshold = ((first >> shift) | 1) << shift
+    return bisect_left(items, (threshold.to_bytes(HASH_SIZE, "big"),), lo, hi)
 
 
 class TreeUpdater:
