@@ -94,6 +94,10 @@ class TreeUpdater:
         return written, list(self.replaced.difference(node for node, _ in written))
 
     def _read(self, node: bytes) -> bytes:
+        """Record of ``node``: created by an earlier batch of this updater, else loaded."""
+        record = self.new_nodes.get(node)
+        if record is not None:
+            return record
         try:
             return self._load(node)
         except KeyError:

@@ -211,7 +211,7 @@ class WorkingState:
         # Keys written since the tree was last brought up to date by app_hash().
         self._dirty: set[bytes] = set()
         self._root = store.last_app_hash
-        self._updater = TreeUpdater(self._load_node)
+        self._updater = TreeUpdater(store.load_node)
 
     def check_fresh(self) -> None:
         """Raise StaleWorkingStateError if the store committed since this was created."""
@@ -291,10 +291,6 @@ class WorkingState:
         # A rolled-back key is back to its committed value.
         value = self._store.get(key) if isinstance(staged, _Missing) else staged
         return key_path(key), (value_hash(value) if value is not None else None)
-
-    def _load_node(self, node: bytes) -> bytes:
-        record = self._updater.new_nodes.get(node)
-        return record if record is not None else self._store.load_node(node)
 
     def tree_changes(self, root: bytes) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
         """(node records to write, node hashes to delete) for committing ``root``."""

@@ -107,3 +107,20 @@ def test_non_canonical_sibling_encoding_is_rejected() -> None:
     assert decode_proof(b"\x00\x00\x01\x80" + bytes(32)) is None
     # Unused bitmap bits must be zero.
     assert decode_proof(b"\x00\x00\x01\x01") is None
+
+
+def test_every_key_of_a_larger_state_has_a_valid_proof(tmp_path: Path) -> None:
+    items = {b"acc/" + i.to_bytes(4, "big"): i.to_bytes(8, "big") for i in range(3_000)}
+    store = _committed(tmp_path / "db", items)
+    try:
+        root = store.last_app_hash
+        for key, value in items.items():
+            got, proof, _ = store.prove(key)
+            assert got == value and verify(root, key, value, proof)
+        for i in range(3_000, 3_300):
+            absent = b"acc/" + i.to_bytes(4, "big")
+            got, proof, _ = store.prove(absent)
+            assert got is None and verify(root, absent, None, proof)
+            assert not verify(root, absent, b"", proof)
+    finally:
+        store.close()

@@ -70,7 +70,7 @@ def test_single_key_tree_root_is_its_leaf_and_empty_tree_is_zero() -> None:
 
 def test_only_nodes_reachable_from_the_final_root_are_kept_for_commit() -> None:
     nodes: dict[bytes, bytes] = {}
-    updater = TreeUpdater(lambda h: updater.new_nodes.get(h) or nodes[h])
+    updater = TreeUpdater(nodes.__getitem__)
     root = updater.apply(EMPTY_HASH, sorted((key_path(bytes([i])), value_hash(b"a")) for i in range(50)))
     root = updater.apply(root, sorted((key_path(bytes([i])), value_hash(b"b")) for i in range(50)))
     kept = reachable_new_nodes(root, updater.new_nodes)
