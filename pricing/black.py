@@ -82,7 +82,8 @@ def _greeks_one(
     price = w * (spot_leg * n1 - strike_leg * n2)
     vega = spot_leg * pdf1 * sqrt_t
     if v > 0.0:
-        gamma = du * pdf1 / (u * v)
+        # Two divisions rather than one by u·v, which could underflow to 0.
+        gamma = du * pdf1 / u / v
         decay = spot_leg * pdf1 * sigma / (2.0 * sqrt_t)
     elif x == 0.0:
         gamma = np.inf

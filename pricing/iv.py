@@ -63,6 +63,7 @@ def _normalized_vol(beta: float, x: float) -> tuple[float, int]:
         d1 = x / s + 0.5 * s
         n1, pdf1 = norm_cdf_and_pdf(d1)
         b = e_half * n1 - e_minus_half * norm_cdf(d1 - s)
+        new = np.nan
         if b > 0.0:
             f = log(b) - ln_beta
             if f == 0.0:
@@ -72,14 +73,18 @@ def _normalized_vol(beta: float, x: float) -> tuple[float, int]:
             else:
                 hi = s
             g1 = e_half * pdf1 / b
-            g2 = g1 * (d1 * (d1 - s) / s - g1)
-            new = s - (f / g1) / (1.0 - 0.5 * f * g2 / (g1 * g1))
-            if abs(new - s) <= _STOP_STEP * s:
-                return new, OK
+            if g1 > 0.0:
+                # Halley: s − h/(1 − h·g''/(2g')) with the Newton step h = g/g' and
+                # g''/g' = d1·d2/s − g' (no division by a possibly tiny g'²).
+                h = f / g1
+                denominator = 1.0 - 0.5 * h * (d1 * (d1 - s) / s - g1)
+                new = s - h / denominator if denominator > 0.0 else s - h
+                if abs(new - s) <= _STOP_STEP * s:
+                    return new, OK
         else:
             # b underflowed or lost to cancellation: s is certainly too small.
             lo = s
-            new = np.nan
+        # NaN (no usable step) also fails this test.
         if not (lo < new < hi):
             new = 0.5 * (lo + hi) if hi < np.inf else 2.0 * s
             if hi - lo <= _STOP_STEP * new:
