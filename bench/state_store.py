@@ -298,6 +298,9 @@ def run(root: Path, work: Workload) -> dict[str, Figures]:
     finally:
         for contender in contenders:
             contender.close()
+    for contender in contenders:
+        blocks_ms = ", ".join(f"{t * 1e3:.0f}" for t in totals[contender.name])
+        print(f"{contender.name:5s} blocks (ms, in order): {blocks_ms}")
     return {
         c.name: _figures(populate[c.name], totals[c.name], hashes[c.name], *proofs[c.name], c.path)
         for c in contenders
