@@ -83,7 +83,7 @@ class TreeUpdater:
         return new_root
 
     def committable_nodes(self, root: bytes) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
-        """(records to write, hashes to delete) to move the stored tree to ``root``.
+        """(records to write, children before parents; hashes to delete) for ``root``.
 
         Deletions are the replaced nodes the final root does not use. Their order is
         irrelevant: they all go into one write batch.
@@ -228,7 +228,7 @@ def build_proof(root: bytes, path: bytes, load: NodeLoader) -> tuple[SmtProof, b
 
 
 def reachable_new_nodes(root: bytes, new_nodes: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
-    """The records of ``new_nodes`` reachable from ``root``, in a deterministic order.
+    """The records of ``new_nodes`` reachable from ``root``, children before parents.
 
     Several batches applied before one commit leave intermediate nodes behind; only the
     ones the final root still uses are worth persisting. Old nodes are not in ``new_nodes``,
@@ -245,4 +245,6 @@ def reachable_new_nodes(root: bytes, new_nodes: dict[bytes, bytes]) -> list[tupl
         if record[:1] == INTERNAL_TAG:
             stack.append(record[1 + HASH_SIZE :])
             stack.append(record[1 : 1 + HASH_SIZE])
+    # Reversed pre-order puts every node after all of its descendants.
+    out.reverse()
     return out

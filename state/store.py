@@ -65,12 +65,19 @@ class _NodeCache:
             self._entries[node] = record
 
     def replace(self, deleted: list[bytes], written: list[tuple[bytes, bytes]]) -> None:
-        """Apply a commit: forget the deleted nodes, then remember new ones while room is left."""
+        """Apply a commit: forget the deleted nodes, then remember new ones while room is left.
+
+        ``written`` lists children before parents, so when room is short its tail, the
+        upper levels that every block reads, is what gets cached.
+        """
         entries = self._entries
         for node in deleted:
             entries.pop(node, None)
         room = self._capacity - len(entries)
-        entries.update(written if room >= len(written) else written[: max(room, 0)])
+        if room >= len(written):
+            entries.update(written)
+        elif room > 0:
+            entries.update(written[len(written) - room :])
 
 
 class Store:

@@ -374,3 +374,20 @@ def test_database_holds_exactly_the_nodes_of_the_committed_tree(tmp_path_factory
         assert _commit(reference, 1, dict(model)) == store.last_app_hash
     finally:
         reference.close()
+
+
+def test_a_tiny_node_cache_changes_nothing_but_speed(tmp_path: Path) -> None:
+    small = Store(str(tmp_path / "small"), node_cache_size=16)
+    large = Store(str(tmp_path / "large"))
+    try:
+        for height in range(1, 5):
+            writes: dict[bytes, bytes | None] = {bytes([height, i]): bytes([i]) for i in range(60)}
+            writes.update({bytes([height - 1, i]): None for i in range(0, 60, 3)})
+            assert _commit(small, height, writes) == _commit(large, height, writes)
+        for i in range(60):
+            key = bytes([4, i])
+            value, proof, _ = small.prove(key)
+            assert verify(small.last_app_hash, key, value, proof)
+    finally:
+        small.close()
+        large.close()
