@@ -9,6 +9,7 @@ synced LevelDB write batch. Hashing is batched: writes only mark keys dirty, and
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
@@ -206,13 +207,16 @@ class WorkingState:
     ``StaleWorkingStateError``; the app creates new ones with ``Store.working()``.
     """
 
-    __slots__ = ("_store", "_generation", "_staged", "_undo", "_dirty", "_root", "_updater")
+    __slots__ = ("_store", "_generation", "_staged", "_sorted_keys", "_undo", "_dirty", "_root", "_updater")
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._generation = store.generation
         # key -> value, or None for a staged deletion.
         self._staged: dict[bytes, bytes | None] = {}
+        # Staged keys in order, rebuilt lazily when the set of staged keys changes, so that
+        # repeated iterate() calls during a block do not re-sort everything each time.
+        self._sorted_keys: list[bytes] | None = []
         # One undo log per open transaction(): (key, staged entry before the write).
         self._undo: list[list[tuple[bytes, bytes | None | _Missing]]] = []
         # Keys written since the tree was last brought up to date by app_hash().
@@ -249,6 +253,8 @@ class WorkingState:
         self.check_fresh()
         if self._undo:
             self._undo[-1].append((key, self._staged.get(key, _MISSING)))
+        if key not in self._staged:
+            self._sorted_keys = None
         self._staged[key] = value
         self._dirty.add(key)
 
@@ -259,7 +265,15 @@ class WorkingState:
         side is captured when this is called; writes made while iterating are not seen.
         """
         self.check_fresh()
-        staged = sorted((k, v) for k, v in self._staged.items() if k.startswith(prefix))
+        if self._sorted_keys is None:
+            self._sorted_keys = sorted(self._staged)
+        keys = self._sorted_keys
+        staged: list[tuple[bytes, bytes | None]] = []
+        for index in range(bisect_left(keys, prefix), len(keys)):
+            key = keys[index]
+            if not key.startswith(prefix):
+                break
+            staged.append((key, self._staged[key]))
         return _merge_sorted(self._store.iterate_committed(prefix), staged)
 
     @contextmanager
@@ -280,6 +294,7 @@ class WorkingState:
         for key, previous in reversed(log):
             if isinstance(previous, _Missing):
                 del self._staged[key]
+                self._sorted_keys = None
             else:
                 self._staged[key] = previous
             self._dirty.add(key)

@@ -391,3 +391,41 @@ def test_a_tiny_node_cache_changes_nothing_but_speed(tmp_path: Path) -> None:
     finally:
         small.close()
         large.close()
+
+
+iterate_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["set", "delete", "iterate", "failed_tx"]), st.binary(max_size=2), st.binary(max_size=2)
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(committed=st.dictionaries(st.binary(max_size=2), st.binary(max_size=2), max_size=10), ops=iterate_ops)
+def test_iterate_stays_correct_between_writes_and_rollbacks(tmp_path_factory, committed, ops) -> None:
+    store = Store(str(tmp_path_factory.mktemp("db")))
+    try:
+        _commit(store, 1, dict(committed))
+        ws = store.working()
+        model = dict(committed)
+        for op, key, value in ops:
+            if op == "set":
+                ws.set(key, value)
+                model[key] = value
+            elif op == "delete":
+                ws.delete(key)
+                model.pop(key, None)
+            elif op == "iterate":
+                prefix = key[:1]
+                expected = sorted((k, v) for k, v in model.items() if k.startswith(prefix))
+                assert list(ws.iterate(prefix)) == expected
+            else:
+                with pytest.raises(LookupError), ws.transaction():
+                    ws.set(key, value)
+                    ws.set(value + b"\xff", key)
+                    list(ws.iterate())
+                    raise LookupError
+        assert list(ws.iterate()) == sorted(model.items())
+    finally:
+        store.close()
