@@ -1,0 +1,378 @@
+"""Chain throughput: one load generator drives CometBFT's built-in `kvstore` app and an Optio
+localnet (signed `MsgSend` transactions), on the same node count, in the same run.
+
+For each node count (1 and 4 by default) the benchmark starts a fresh network, lets it produce
+a few blocks, then keeps a bounded number of transactions in flight (sent but not yet seen in a
+block), submitting them round-robin to every node's RPC as JSON-RPC batches of
+`broadcast_tx_sync`. A poller reads each new block from node0 and stamps every tx in it with the
+time the block became visible. Reported per system:
+
+- committed tx/s: transactions in blocks that became visible during the measured window,
+  divided by the window (a warm-up at the start is excluded);
+- p50/p99 latency: from the moment a tx's batch was sent to the moment its block was seen.
+
+kvstore transactions are padded to the size of an Optio transfer so both carry the same bytes.
+The last line printed is one JSON object (documented in bench/README.md).
+
+    .venv/bin/python bench/throughput.py [--quick] [--nodes 1,4] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from chain.tx import build_send_tx  # noqa: E402
+from localnet.config import NodePorts, cometbft_settings, node_id, peers_string, set_toml_values  # noqa: E402
+from localnet.manager import Localnet, cometbft_binary  # noqa: E402
+
+BATCH = 100
+WARMUP_S = 2.0
+# CometBFT caps JSON-RPC batches at 10 requests by default; both systems get the same raise.
+RPC_SETTINGS: dict[str, dict[str, str | int | bool]] = {"rpc": {"max_request_batch_size": BATCH}}
+
+
+def _apply_bench_settings(config: Path) -> None:
+    config.write_text(set_toml_values(config.read_text(), RPC_SETTINGS))
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    system: str
+    nodes: int
+    submitted: int
+    committed: int
+    tps: float
+    p50_ms: float
+    p99_ms: float
+    blocks: int
+
+
+class _Rpc:
+    """A keep-alive JSON-RPC connection to one node (one per sending thread)."""
+
+    def __init__(self, url: str) -> None:
+        parsed = urlparse(url)
+        self._conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+
+    def call(self, payload: object) -> object:
+        body = json.dumps(payload).encode()
+        self._conn.request("POST", "/", body, {"Content-Type": "application/json"})
+        response = self._conn.getresponse()
+        return json.loads(response.read())
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class Load:
+    """Closed-loop load: at most `window` txs in flight, sent in batches round-robin."""
+
+    def __init__(self, urls: list[str], txs: list[bytes], window: int, senders: int) -> None:
+        self.urls = urls
+        self.txs = txs
+        self.window = window
+        self.senders = senders
+        self._next = 0
+        self.sent_at: dict[bytes, float] = {}
+        self.committed_at: dict[bytes, float] = {}
+        self.block_times: list[tuple[float, int]] = []
+        self.rejected = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def _in_flight(self) -> int:
+        with self._lock:
+            return len(self.sent_at) - len(self.committed_at)
+
+    def _take_batch(self) -> list[bytes]:
+        with self._lock:
+            batch = self.txs[self._next:self._next + BATCH]
+            self._next += len(batch)
+            return batch
+
+    def _send(self, first_node: int) -> None:
+        """One sender: its own keep-alive connection per node, batches round-robin over nodes.
+        CometBFT answers the requests of one JSON-RPC batch one after the other (each
+        `broadcast_tx_sync` waits for its CheckTx), so several senders keep the app busy."""
+        rpcs = [_Rpc(u) for u in self.urls]
+        turn = first_node
+        try:
+            while not self._stop.is_set():
+                if self._in_flight() + BATCH > self.window:
+                    time.sleep(0.005)
+                    continue
+                batch = self._take_batch()
+                if not batch:
+                    return
+                payload = [
+                    {"jsonrpc": "2.0", "id": i, "method": "broadcast_tx_sync",
+                     "params": {"tx": base64.b64encode(tx).decode()}}
+                    for i, tx in enumerate(batch)
+                ]
+                now = time.monotonic()
+                with self._lock:
+                    for tx in batch:
+                        self.sent_at[hashlib.sha256(tx).digest()] = now
+                answers = rpcs[turn % len(rpcs)].call(payload)
+                turn += 1
+                failed = [a for a in answers if "error" in a or a["result"]["code"] != 0]
+                if failed:
+                    with self._lock:
+                        self.rejected += len(failed)
+                        for answer in failed:
+                            self.sent_at.pop(hashlib.sha256(batch[answer["id"]]).digest(), None)
+        finally:
+            for rpc in rpcs:
+                rpc.close()
+
+    def _poll(self, start_height: int) -> None:
+        rpc = _Rpc(self.urls[0])
+        height = start_height + 1
+        try:
+            while not self._stop.is_set():
+                answer = rpc.call({"jsonrpc": "2.0", "id": 0, "method": "block",
+                                   "params": {"height": str(height)}})
+                if "error" in answer:
+                    time.sleep(0.01)
+                    continue
+                seen = time.monotonic()
+                txs = answer["result"]["block"]["data"]["txs"] or []
+                with self._lock:
+                    for tx in txs:
+                        self.committed_at[hashlib.sha256(base64.b64decode(tx)).digest()] = seen
+                    self.block_times.append((seen, len(txs)))
+                height += 1
+        finally:
+            rpc.close()
+
+    def run(self, seconds: float, start_height: int) -> None:
+        poller = threading.Thread(target=self._poll, args=(start_height,), daemon=True)
+        senders = [threading.Thread(target=self._send, args=(i,), daemon=True)
+                   for i in range(self.senders)]
+        poller.start()
+        for sender in senders:
+            sender.start()
+        time.sleep(seconds)
+        self._stop.set()
+        for sender in senders:
+            sender.join()
+        poller.join()
+
+    def measure(self, system: str, nodes: int, started: float, seconds: float) -> Measurement:
+        begin, end = started + WARMUP_S, started + seconds
+        in_window = sum(n for t, n in self.block_times if begin <= t <= end)
+        latencies = sorted(
+            (self.committed_at[h] - sent) * 1000
+            for h, sent in self.sent_at.items() if h in self.committed_at
+        )
+        return Measurement(
+            system=system, nodes=nodes, submitted=len(self.sent_at),
+            committed=len(latencies), tps=in_window / (end - begin),
+            p50_ms=_percentile(latencies, 50), p99_ms=_percentile(latencies, 99),
+            blocks=len(self.block_times),
+        )
+
+
+def _percentile(values: list[float], pct: int) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+def _status_height(url: str) -> int:
+    rpc = _Rpc(url)
+    try:
+        answer = rpc.call({"jsonrpc": "2.0", "id": 0, "method": "status", "params": {}})
+        return int(answer["result"]["sync_info"]["latest_block_height"])
+    except (OSError, KeyError, ValueError, http.client.HTTPException):
+        return 0
+    finally:
+        rpc.close()
+
+
+def _wait_height(url: str, height: int, timeout: float = 120.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        current = _status_height(url)
+        if current >= height:
+            return current
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not reach height {height} in {timeout:g}s")
+
+
+# --- the kvstore peer ------------------------------------------------------------------
+
+
+@contextmanager
+def kvstore_network(home: Path, nodes: int, base_port: int) -> Iterator[list[str]]:
+    """`nodes` CometBFT validators running the built-in kvstore app, configured exactly like
+    the Optio localnet (same timeouts, mempool, ports scheme) except `proxy_app = kvstore`."""
+    subprocess.run(
+        [cometbft_binary(), "testnet", "--v", str(nodes), "--o", str(home),
+         "--starting-ip-address", "127.0.0.1", "--populate-persistent-peers=false"],
+        check=True, capture_output=True,
+    )
+    homes = [home / f"node{i}" for i in range(nodes)]
+    ports = [NodePorts.for_node(base_port, i) for i in range(nodes)]
+    ids = [node_id(h / "config" / "node_key.json") for h in homes]
+    for i, node_home in enumerate(homes):
+        peers = peers_string([(ids[j], ports[j].p2p) for j in range(nodes) if j != i])
+        settings = cometbft_settings(f"kv{i}", ports[i], peers, "error")
+        settings[""]["proxy_app"] = "kvstore"
+        config = node_home / "config" / "config.toml"
+        config.write_text(set_toml_values(config.read_text(), settings))
+        _apply_bench_settings(config)
+    procs = [
+        subprocess.Popen([cometbft_binary(), "start", "--home", str(h)],
+                         stdout=(h / "cometbft.log").open("wb"), stderr=subprocess.STDOUT,
+                         start_new_session=True)
+        for h in homes
+    ]
+    try:
+        yield [f"http://127.0.0.1:{p.rpc}" for p in ports]
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+@contextmanager
+def optio_network(home: Path, nodes: int, base_port: int) -> Iterator[Localnet]:
+    net = Localnet(home, nodes, base_port, "optio-bench", log_level="error")
+    try:
+        net.init()
+        for node in net.nodes:
+            _apply_bench_settings(node.home / "config" / "config.toml")
+        net.up(timeout=180)
+        yield net
+    finally:
+        net.down()
+
+
+# --- transactions ------------------------------------------------------------------------
+
+
+def optio_txs(net: Localnet, count: int) -> list[bytes]:
+    """`count` signed transfers spread over every funded key, nonces 1, 2, … per key."""
+    keys = [net.keyring.private_key(k.name) for k in net.demo_keys()]
+    sink = net.demo_keys()[0].address
+    return [
+        build_send_tx(keys[i % len(keys)], chain_id=net.chain_id, nonce=i // len(keys) + 1,
+                      to=sink, amount=1, denom="uusd", fee=100)
+        for i in range(count)
+    ]
+
+
+def kvstore_txs(count: int, size: int) -> list[bytes]:
+    txs = []
+    for i in range(count):
+        head = f"bench{i:09d}=".encode()
+        txs.append(head + b"v" * max(1, size - len(head)))
+    return txs
+
+
+def _free_base_port() -> int:
+    import socket
+
+    for base in range(41000, 60000, 100):
+        try:
+            for offset in range(0, 50):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free port range")
+
+
+def run_pair(nodes: int, seconds: float, window: int, senders: int, rate_cap: int,
+             workdir: Path) -> tuple[Measurement, Measurement]:
+    """Measure Optio then kvstore with `nodes` validators each."""
+    count = int(seconds * rate_cap)
+    with optio_network(workdir / f"optio{nodes}", nodes, _free_base_port()) as net:
+        txs = optio_txs(net, count)
+        urls = [n.rpc_url for n in net.nodes]
+        start = _wait_height(urls[0], 3)
+        load = Load(urls, txs, window, senders)
+        started = time.monotonic()
+        load.run(seconds, start)
+        optio = load.measure("optio", nodes, started, seconds)
+        tx_size = len(txs[0])
+    with kvstore_network(workdir / f"kv{nodes}", nodes, _free_base_port()) as urls:
+        start = _wait_height(urls[0], 3)
+        load = Load(urls, kvstore_txs(count, tx_size), window, senders)
+        started = time.monotonic()
+        load.run(seconds, start)
+        kv = load.measure("kvstore", nodes, started, seconds)
+    return optio, kv
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs (under 2 minutes)")
+    parser.add_argument("--nodes", default="1,4", help="comma-separated node counts")
+    parser.add_argument("--seconds", type=float, default=None, help="load duration per system")
+    parser.add_argument("--window", type=int, default=4000, help="max txs in flight")
+    parser.add_argument("--senders", type=int, default=8, help="concurrent RPC senders")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args()
+    seconds = args.seconds or (10.0 if args.quick else 30.0)
+    # More txs than any system here can commit in the time, so the load never runs dry.
+    rate_cap = 20_000
+    workdir = Path(tempfile.mkdtemp(prefix="optio-bench-"))
+    figures: dict[str, float | int] = {}
+    try:
+        print(f"load: {seconds:g}s per system, {args.window} txs in flight, {args.senders} "
+              f"senders, batches of {BATCH}, warm-up {WARMUP_S:g}s excluded", flush=True)
+        for nodes in (int(n) for n in args.nodes.split(",")):
+            optio, kv = run_pair(nodes, seconds, args.window, args.senders, rate_cap, workdir)
+            for m in (kv, optio):
+                print(f"{m.system:8s} nodes={m.nodes}  committed {m.tps:8.1f} tx/s  "
+                      f"p50 {m.p50_ms:7.1f} ms  p99 {m.p99_ms:7.1f} ms  "
+                      f"({m.committed}/{m.submitted} txs in {m.blocks} blocks)", flush=True)
+            ratio = optio.tps / kv.tps if kv.tps else float("nan")
+            print(f"ratio optio/kvstore at {nodes} node(s): {ratio:.2f}", flush=True)
+            figures.update({
+                f"optio_tps_{nodes}": round(optio.tps, 1),
+                f"kvstore_tps_{nodes}": round(kv.tps, 1),
+                f"ratio_{nodes}": round(ratio, 3),
+                f"p50_ms_{nodes}": round(optio.p50_ms, 1),
+                f"p99_ms_{nodes}": round(optio.p99_ms, 1),
+                f"kvstore_p50_ms_{nodes}": round(kv.p50_ms, 1),
+                f"kvstore_p99_ms_{nodes}": round(kv.p99_ms, 1),
+            })
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
