@@ -15,7 +15,8 @@ Block lifecycle (DESIGN §2) and where state lives between calls:
 
 Validity is one function in three places (STYLE §1): `decode_tx` (every stateless check,
 signature included) is what CheckTx, PrepareProposal and ProcessProposal all apply, and
-`process_tx` adds the stateful checks. ProcessProposal rejects a block carrying a tx that
+`process_tx` adds the stateful checks in CheckTx and FinalizeBlock. Params are read once from
+state (they only change at genesis) and passed down. ProcessProposal rejects a block carrying a tx that
 fails `decode_tx` — an honest proposer never includes one — and depends only on the block
 and the last committed state. A tx that passes `decode_tx` but fails statefully (for example
 a balance spent by an earlier tx of the same block) is kept in the block and fails there with
@@ -109,7 +110,8 @@ class OptioApp:
         try:
             tx = self._decode(req.tx)
             with self._check.transaction():
-                process_tx(self._check, tx, height=self._store.last_height + 1)
+                process_tx(self._check, tx, height=self._store.last_height + 1,
+                           params=self._params)
         except OptioError as exc:
             return abci_pb2.ResponseCheckTx(code=exc.code, log=exc.message, codespace=exc.codespace)
         return abci_pb2.ResponseCheckTx(code=0)
@@ -134,19 +136,16 @@ class OptioApp:
     def prepare_proposal(
         self, req: abci_pb2.RequestPrepareProposal
     ) -> abci_pb2.ResponsePrepareProposal:
-        """Keep, in mempool order, the txs that are valid when executed in that order on the
-        last committed state, within `max_tx_bytes`."""
-        scratch = self._store.working()
-        height = req.height
+        """Keep, in mempool order, the txs that pass the shared validity function, within
+        `max_tx_bytes`. Txs are not executed here: the mempool already checked them against
+        state, and one that has since become invalid fails in the block without effect."""
         chosen: list[bytes] = []
         size = 0
         for raw in req.txs:
             if size + len(raw) > req.max_tx_bytes:
                 continue
             try:
-                tx = self._decode(raw)
-                with scratch.transaction():
-                    process_tx(scratch, tx, height=height)
+                self._decode(raw)
             except OptioError:
                 continue
             chosen.append(raw)
@@ -228,7 +227,7 @@ class OptioApp:
         try:
             tx = self._decode(raw)
             with ws.transaction():
-                receipt = process_tx(ws, tx, height=height)
+                receipt = process_tx(ws, tx, height=height, params=self._params)
         except OptioError as exc:
             return abci_pb2.ExecTxResult(code=exc.code, log=exc.message, codespace=exc.codespace)
         return abci_pb2.ExecTxResult(code=0, events=[_abci_event(e) for e in receipt.events])
