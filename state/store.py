@@ -9,6 +9,7 @@ synced LevelDB write batch. Hashing is batched: writes only mark keys dirty, and
 
 from __future__ import annotations
 
+import os
 from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,7 +85,7 @@ class _NodeCache:
 class Store:
     """A node's authenticated state database (one LevelDB directory)."""
 
-    def __init__(self, path: str, node_cache_size: int = DEFAULT_NODE_CACHE_SIZE) -> None:
+    def __init__(self, path: str | os.PathLike[str], node_cache_size: int = DEFAULT_NODE_CACHE_SIZE) -> None:
         self._db = plyvel.DB(str(path), create_if_missing=True)
         self._cache = _NodeCache(node_cache_size)
         raw_height = self._db.get(STORE_META_HEIGHT)
