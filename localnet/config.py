@@ -139,11 +139,14 @@ def rewrite_cometbft_config(
     )
 
 
-def app_toml(abci_port: int, db_path: str = "data/optio.db", log_level: str = "info") -> str:
-    """The app's ``config/app.toml`` read by ``chain.node.run_node``."""
+def app_toml(abci_port: int, db_path: str = "data/optio.db", log_level: str = "info",
+             check_invariants: bool = True) -> str:
+    """The app's ``config/app.toml`` read by ``chain.node.run_node``. Localnets check the
+    state invariants after every block (a violation halts the node loudly)."""
     return (
         "# Optio application settings (read by `optio node start`).\n"
         f"abci_address = {toml_value(f'tcp://127.0.0.1:{abci_port}')}\n"
         f"db_path = {toml_value(db_path)}\n"
         f"log_level = {toml_value(log_level)}\n"
+        f"check_invariants = {toml_value(check_invariants)}\n"
     )
