@@ -1,0 +1,218 @@
+"""The Optio application driven in-process, the way CometBFT calls it (an in-process driver,
+not a chain test: the real-CometBFT tests are in tests/e2e/). Covers the block lifecycle, crash
+safety of Commit/Info, and shadow nodes that must reach the same app hash (STYLE §10)."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from abci.proto import abci_pb2
+from chain.address import address_from_public_key
+from chain.app import OptioApp
+from chain.tx import build_send_tx, public_key_bytes
+from genesis.presets import localnet_app_genesis
+from state.proof import verify
+from state.store import Store
+
+CHAIN_ID = "optio-driver"
+KEYS = [bytes([i]) * 32 for i in range(1, 5)]
+ADDRESSES = [address_from_public_key(public_key_bytes(k)) for k in KEYS]
+GENESIS = json.dumps(localnet_app_genesis(ADDRESSES[:3]).to_json()).encode()
+ACCEPT = abci_pb2.ResponseProcessProposal.ACCEPT
+REJECT = abci_pb2.ResponseProcessProposal.REJECT
+
+
+class Node:
+    """One app over its own LevelDB, with the calls CometBFT makes per block."""
+
+    def __init__(self, path: Path, *, check_invariants: bool = True) -> None:
+        self.path = path
+        self.store = Store(path)
+        self.app = OptioApp(self.store, check_invariants=check_invariants)
+
+    def init_chain(self) -> bytes:
+        return self.app.init_chain(abci_pb2.RequestInitChain(
+            chain_id=CHAIN_ID, app_state_bytes=GENESIS, initial_height=1)).app_hash
+
+    def finalize(self, height: int, txs: list[bytes]) -> abci_pb2.ResponseFinalizeBlock:
+        return self.app.finalize_block(abci_pb2.RequestFinalizeBlock(height=height, txs=txs))
+
+    def block(self, height: int, txs: list[bytes]) -> bytes:
+        app_hash = self.finalize(height, txs).app_hash
+        self.app.commit(abci_pb2.RequestCommit())
+        return app_hash
+
+    def info(self) -> abci_pb2.ResponseInfo:
+        return self.app.info(abci_pb2.RequestInfo(abci_version="2.0.0"))
+
+    def restart(self) -> None:
+        self.store.close()
+        self.store = Store(self.path)
+        self.app = OptioApp(self.store, check_invariants=True)
+
+    def handshake_restart(self) -> None:
+        """Restart as CometBFT would see it: with nothing committed yet, it calls InitChain."""
+        self.restart()
+        if self.info().last_block_height == 0:
+            self.init_chain()
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@pytest.fixture
+def nodes(tmp_path: Path) -> Iterator[list[Node]]:
+    made = [Node(tmp_path / f"node{i}") for i in range(3)]
+    yield made
+    for node in made:
+        node.close()
+
+
+def send(sender: int, nonce: int, amount: int, to: int = 3) -> bytes:
+    return build_send_tx(KEYS[sender], chain_id=CHAIN_ID, nonce=nonce, to=ADDRESSES[to],
+                         amount=amount, denom="uusd", fee=100)
+
+
+def random_blocks(seed: int, count: int) -> list[list[bytes]]:
+    """Blocks of transfers, some of which fail (replays, overspends) by construction."""
+    rng = random.Random(seed)
+    nonces = [1, 1, 1]
+    blocks = []
+    for _ in range(count):
+        txs = []
+        for _ in range(rng.randrange(0, 12)):
+            sender = rng.randrange(3)
+            if rng.random() < 0.15:
+                txs.append(send(sender, max(1, nonces[sender] - 1), 5))  # replayed nonce
+                continue
+            amount = rng.choice([1, 10**6, 10**13])  # the last one overspends
+            txs.append(send(sender, nonces[sender], amount, to=rng.randrange(4)))
+            nonces[sender] += 1
+        blocks.append(txs)
+    return blocks
+
+
+def test_shadow_nodes_without_checktx_and_restarted_before_every_block_agree(
+    nodes: list[Node],
+) -> None:
+    full, shadow, restarted = nodes
+    for node in nodes:
+        node.init_chain()
+    for height, txs in enumerate(random_blocks(seed=7, count=25), start=1):
+        for tx in txs:
+            full.app.check_tx(abci_pb2.RequestCheckTx(tx=tx))
+        restarted.handshake_restart()
+        hashes = {full.block(height, txs), shadow.block(height, txs),
+                  restarted.block(height, txs)}
+        assert len(hashes) == 1, f"app hashes diverged at height {height}"
+
+
+def test_info_reports_exactly_the_committed_height_and_hash_after_a_restart(
+    nodes: list[Node],
+) -> None:
+    node = nodes[0]
+    assert node.info().last_block_height == 0 and node.info().last_block_app_hash == b""
+    node.init_chain()
+    app_hash = node.block(1, [send(0, 1, 500)])
+    node.restart()
+    info = node.info()
+    assert (info.last_block_height, info.last_block_app_hash) == (1, app_hash)
+
+
+def test_crash_between_finalize_and_commit_replays_to_the_same_hash(nodes: list[Node]) -> None:
+    node, reference = nodes[0], nodes[1]
+    for n in (node, reference):
+        n.init_chain()
+        n.block(1, [send(0, 1, 500)])
+    txs = [send(1, 1, 700), send(2, 1, 900)]
+    expected = reference.block(2, txs)
+    assert node.finalize(2, txs).app_hash == expected
+    node.restart()  # the process died before Commit: nothing of block 2 was written
+    assert node.info().last_block_height == 1
+    assert node.block(2, txs) == expected
+
+
+def test_crash_before_the_first_commit_means_init_chain_again(nodes: list[Node]) -> None:
+    node = nodes[0]
+    genesis_hash = node.init_chain()
+    node.restart()
+    assert node.info().last_block_height == 0
+    assert node.init_chain() == genesis_hash
+
+
+def test_a_failing_tx_in_a_block_has_its_code_and_changes_nothing(nodes: list[Node]) -> None:
+    node, reference = nodes[0], nodes[1]
+    for n in (node, reference):
+        n.init_chain()
+    good = send(0, 1, 500)
+    result = node.finalize(1, [good, send(1, 1, 10**15), good])
+    assert [r.code for r in result.tx_results] == [0, 35, 31]
+    assert "insufficient funds" in result.tx_results[1].log
+    assert result.app_hash == reference.finalize(1, [good]).app_hash
+
+
+def test_process_proposal_rejects_a_block_with_a_tx_an_honest_proposer_would_not_include(
+    nodes: list[Node],
+) -> None:
+    node = nodes[0]
+    node.init_chain()
+    good = send(0, 1, 500)
+    wrong_chain = build_send_tx(KEYS[0], chain_id="other", nonce=2, to=ADDRESSES[1],
+                                amount=1, denom="uusd", fee=100)
+    for txs, status in (([good], ACCEPT), ([good, b"\x00garbage"], REJECT),
+                        ([wrong_chain], REJECT)):
+        answer = node.app.process_proposal(abci_pb2.RequestProcessProposal(height=1, txs=txs))
+        assert answer.status == status
+
+
+def test_prepare_proposal_drops_invalid_txs_and_respects_max_bytes(nodes: list[Node]) -> None:
+    node = nodes[0]
+    node.init_chain()
+    txs = [send(0, n, 1) for n in range(1, 6)]
+    answer = node.app.prepare_proposal(abci_pb2.RequestPrepareProposal(
+        height=1, max_tx_bytes=len(txs[0]) * 3, txs=[b"junk", *txs]))
+    assert list(answer.txs) == txs[:3]
+
+
+def test_checktx_sees_earlier_mempool_txs_and_resets_after_commit(nodes: list[Node]) -> None:
+    node = nodes[0]
+    node.init_chain()
+    tx = send(0, 1, 500)
+    assert node.app.check_tx(abci_pb2.RequestCheckTx(tx=tx)).code == 0
+    assert node.app.check_tx(abci_pb2.RequestCheckTx(tx=tx)).code == 31
+    node.block(1, [])
+    recheck = abci_pb2.RequestCheckTx(tx=tx, type=abci_pb2.RECHECK)
+    assert node.app.check_tx(recheck).code == 0
+
+
+def test_balance_query_carries_a_proof_against_the_committed_app_hash(nodes: list[Node]) -> None:
+    node = nodes[0]
+    node.init_chain()
+    app_hash = node.block(1, [send(0, 1, 500)])
+    answer = node.app.query(abci_pb2.RequestQuery(path=f"/balance/{ADDRESSES[3]}/uusd",
+                                                  prove=True))
+    assert answer.code == 0 and answer.value == b"500" and answer.height == 1
+    op = answer.proof_ops.ops[0]
+    assert verify(app_hash, op.key, (500).to_bytes(8, "big"), op.data)
+    assert not verify(app_hash, op.key, (501).to_bytes(8, "big"), op.data)
+
+
+def test_bad_queries_get_numbered_errors(nodes: list[Node]) -> None:
+    node = nodes[0]
+    node.init_chain()
+    node.block(1, [])
+    cases = [("/nope", 0, 100), ("/balance/notanaddress/uusd", 0, 101),
+             (f"/balance/{ADDRESSES[0]}/ubtc", 0, 101), ("/params", 7, 102)]
+    for path, height, code in cases:
+        answer = node.app.query(abci_pb2.RequestQuery(path=path, height=height))
+        assert answer.code == code and answer.codespace == "optio", path
+
+
+def test_a_cometbft_speaking_another_abci_version_stops_the_node(nodes: list[Node]) -> None:
+    with pytest.raises(RuntimeError, match="ABCI 0.17.0"):
+        nodes[0].app.info(abci_pb2.RequestInfo(abci_version="0.17.0"))
