@@ -42,6 +42,7 @@ from chain.tx import SignedTx, decode_tx
 from genesis.process import process_genesis
 from genesis.schema import AppGenesis
 from state.accounts import is_supply_conserved, process_tx
+from state.block import NANOS_PER_SECOND, BlockHeader, process_block_header
 from state.errors import OptioError, QueryHeightUnavailable
 from state.events import Event
 from state.params import Params, get_chain_id, get_params
@@ -182,13 +183,32 @@ class OptioApp:
     def finalize_block(
         self, req: abci_pb2.RequestFinalizeBlock
     ) -> abci_pb2.ResponseFinalizeBlock:
+        """Begin-block work, the txs in order, end-block work, then the app hash."""
         ws = self._pending if self._pending is not None else self._store.working()
+        time_ns = req.time.seconds * NANOS_PER_SECOND + req.time.nanos
+        process_block_header(ws, BlockHeader(height=req.height, time_ns=time_ns))
+        events = self._begin_block(ws, req)
         results = [self._deliver(ws, raw, req.height) for raw in req.txs]
+        events += self._end_block(ws, req)
         if self._check_invariants and not is_supply_conserved(ws):
             raise RuntimeError(f"invariant broken at height {req.height}: supply not conserved")
         self._pending = ws
         self._pending_height = req.height
-        return abci_pb2.ResponseFinalizeBlock(tx_results=results, app_hash=ws.app_hash())
+        return abci_pb2.ResponseFinalizeBlock(
+            events=events, tx_results=results, app_hash=ws.app_hash()
+        )
+
+    def _begin_block(
+        self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock
+    ) -> list[abci_pb2.Event]:
+        """Work before the block's txs (oracle prices, evidence, liveness)."""
+        return []
+
+    def _end_block(
+        self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock
+    ) -> list[abci_pb2.Event]:
+        """Work after the block's txs (validator-set changes, rewards, unbonding maturity)."""
+        return []
 
     def commit(self, req: abci_pb2.RequestCommit) -> abci_pb2.ResponseCommit:
         if self._pending is None:

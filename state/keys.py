@@ -54,6 +54,8 @@ PARAM_PREFIX = b"par/"
 """``par/`` + lp(name) -> u64 chain parameter (see state/params.py)."""
 CHAIN_ID_KEY = b"meta/chain_id"
 """UTF-8 chain id fixed at genesis (Info/FinalizeBlock do not carry it)."""
+BLOCK_HEADER_KEY = b"meta/block"
+"""Height and time of the block being executed / last executed (see state/block.py)."""
 
 
 def _lp(component: bytes) -> bytes:
