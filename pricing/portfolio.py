@@ -13,11 +13,13 @@ repriced with Black-76 at the shocked forward and vol, a future by its forward m
 repriced through put-call parity so each option costs one call price per scenario, and
 ln(F/K), sqrt(T) and ln(1 + shock) are computed once, not per scenario.
 
-Two entry points:
+Entry points:
 - ``revalue_account``: one account, full repricing of every position on every scenario;
+- ``instrument_pnl_vectors``: unit P&L of each listed instrument on each scenario, computed
+  once whenever marks change;
 - ``revalue_accounts``: many accounts in CSR layout (offsets + flat (instrument, quantity)
-  rows) over a shared instrument table, as an exchange holds them: each instrument's P&L
-  vector is computed once and every account is a sparse dot product with it.
+  rows) over those vectors, as an exchange holds them: every account is a sparse dot product;
+  ``revalue_account_on_vectors`` is the same for a single account.
 
 Kernels use only + - * / sqrt and ``pricing.dmath`` (exp, log, norm_cdf); scenarios and
 positions are summed in a fixed order, so results are bit-identical everywhere.
@@ -57,6 +59,7 @@ class ScenarioGrid:
     extended_moves: tuple[float, ...] = (-0.66, -0.50, -0.33, 0.50, 1.00, 2.00, 3.00, 5.00)
     extended_weight: float = 0.25
     _moves: np.ndarray = field(init=False, repr=False, compare=False)
+    _params: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.price_range < 1.0 or self.price_steps < 1:
@@ -76,6 +79,21 @@ class ScenarioGrid:
         moves = np.concatenate([core, np.asarray(self.extended_moves, dtype=np.float64)])
         moves.setflags(write=False)
         object.__setattr__(self, "_moves", moves)
+        params = np.array(
+            [
+                self.vol_range_up,
+                self.vol_range_down,
+                self.short_term_vega_power,
+                self.long_term_vega_power,
+                self.vega_power_switch_days,
+                self.min_days,
+                self.min_vol,
+                self.extended_weight,
+            ],
+            dtype=np.float64,
+        )
+        params.setflags(write=False)
+        object.__setattr__(self, "_params", params)
 
     @property
     def spot_moves(self) -> np.ndarray:
@@ -92,20 +110,10 @@ class ScenarioGrid:
         core = [(float(s), v) for s in self._moves[: self.price_steps] for v in ("up", "flat", "down")]
         return core + [(float(s), "flat") for s in self.extended_moves]
 
-    def kernel_params(self) -> np.ndarray:
-        return np.array(
-            [
-                self.vol_range_up,
-                self.vol_range_down,
-                self.short_term_vega_power,
-                self.long_term_vega_power,
-                self.vega_power_switch_days,
-                self.min_days,
-                self.min_vol,
-                self.extended_weight,
-            ],
-            dtype=np.float64,
-        )
+    @property
+    def params(self) -> np.ndarray:
+        """The vol-shock and weighting parameters packed in the order the kernels read them."""
+        return self._params
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +135,19 @@ def _vol_shock_scale(t: float, params: np.ndarray) -> float:
 
 
 @njit(**JIT)
-def _call_value(df: float, fwd: float, strike: float, ln_fk: float, v: float) -> float:
-    """Black-76 call df*(F N(d1) - K N(d2)) with total vol v = sigma*sqrt(T) and ln_fk = ln(F/K)."""
-    if v <= 0.0:
-        return df * (fwd - strike) if fwd > strike else 0.0
-    d1 = ln_fk / v + 0.5 * v
+def _call_value(df: float, fwd: float, strike: float, ln_fk: float, v: float, inv_v: float) -> float:
+    """Black-76 call df*(F N(d1) - K N(d2)) for total vol v = sigma*sqrt(T) > 0, ln_fk = ln(F/K).
+
+    Takes 1/v precomputed: one division per position and vol instead of one per scenario.
+    """
+    d1 = ln_fk * inv_v + 0.5 * v
     return df * (fwd * norm_cdf(d1) - strike * norm_cdf(d1 - v))
+
+
+@njit(**JIT)
+def _intrinsic_call(df: float, fwd: float, strike: float) -> float:
+    """The zero-total-vol limit of the call (expired or zero vol)."""
+    return df * (fwd - strike) if fwd > strike else 0.0
 
 
 @njit(**JIT)
@@ -166,23 +181,50 @@ def _position_pnl(
     scale = _vol_shock_scale(t, params)
     vol_up = vol * (1.0 + params[0] * scale)
     vol_down = vol * (1.0 - params[1] * scale)
-    if vol_down < params[6]:
-        vol_down = params[6]
+    # The floor keeps a large down-shock positive but never lifts a vol above its own mark.
+    floor = params[6] if params[6] < vol else vol
+    if vol_down < floor:
+        vol_down = floor
     v_flat = vol * root_t
+    if v_flat <= 0.0:
+        _expired_pnl(kind, strike, fwd, df, moves, n_core, out)
+        return
     v_up = vol_up * root_t
     v_down = vol_down * root_t
-    base = _call_value(df, fwd, strike, ln_fk, v_flat)
-    for i in range(n_moves):
+    inv_up = 1.0 / v_up
+    inv_flat = 1.0 / v_flat
+    inv_down = 1.0 / v_down
+    base = _call_value(df, fwd, strike, ln_fk, v_flat, inv_flat)
+    is_put = kind == PUT
+    for i in range(n_core):
         f = fwd * (1.0 + moves[i])
         x = ln_fk + ln_moves[i]
-        # Put-call parity: put - call = df*(K - F), so a put's move is the call's minus df*dF.
-        parity = df * (f - fwd) if kind == PUT else 0.0
+        # Put-call parity: put - call = df*(K - F), so a put moves by the call's move minus df*dF.
+        shift = base + (df * (f - fwd) if is_put else 0.0)
+        out[3 * i] = _call_value(df, f, strike, x, v_up, inv_up) - shift
+        out[3 * i + 1] = _call_value(df, f, strike, x, v_flat, inv_flat) - shift
+        out[3 * i + 2] = _call_value(df, f, strike, x, v_down, inv_down) - shift
+    for i in range(n_core, n_moves):
+        f = fwd * (1.0 + moves[i])
+        shift = base + (df * (f - fwd) if is_put else 0.0)
+        out[2 * n_core + i] = _call_value(df, f, strike, ln_fk + ln_moves[i], v_flat, inv_flat) - shift
+
+
+@njit(**JIT)
+def _expired_pnl(
+    kind: int, strike: float, fwd: float, df: float, moves: np.ndarray, n_core: int, out: np.ndarray
+) -> None:
+    """Unit P&L of an option with zero total vol (expired or zero vol): intrinsic value moves."""
+    base = _intrinsic_call(df, fwd, strike)
+    for i in range(moves.shape[0]):
+        f = fwd * (1.0 + moves[i])
+        dv = _intrinsic_call(df, f, strike) - base - (df * (f - fwd) if kind == PUT else 0.0)
         if i < n_core:
-            out[3 * i] = _call_value(df, f, strike, x, v_up) - base - parity
-            out[3 * i + 1] = _call_value(df, f, strike, x, v_flat) - base - parity
-            out[3 * i + 2] = _call_value(df, f, strike, x, v_down) - base - parity
+            out[3 * i] = dv
+            out[3 * i + 1] = dv
+            out[3 * i + 2] = dv
         else:
-            out[2 * n_core + i] = _call_value(df, f, strike, x, v_flat) - base - parity
+            out[2 * n_core + i] = dv
 
 
 @njit(**JIT)
@@ -277,13 +319,34 @@ def _revalue_accounts(
             pnl_out[a, :] = pnl
 
 
-def _f64(x: np.ndarray, n: int, name: str) -> np.ndarray:
-    arr = np.ascontiguousarray(x, dtype=np.float64)
-    if arr.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},)")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite")
-    return arr
+@njit(**JIT)
+def _first_bad_position(
+    kind: np.ndarray, strike: np.ndarray, expiry: np.ndarray, forward: np.ndarray, vol: np.ndarray
+) -> int:
+    """Index of the first position outside the domain, or -1. One pass instead of a dozen
+    NumPy reductions: for a 100-position account those dominated the call."""
+    inf = np.inf
+    for p in range(kind.shape[0]):
+        k = kind[p]
+        if k != CALL and k != PUT and k != FUTURE:
+            return p
+        if not (0.0 < forward[p] < inf and 0.0 <= expiry[p] < inf and 0.0 <= vol[p] < inf):
+            return p
+        if k != FUTURE and not 0.0 < strike[p] < inf:
+            return p
+        if k == FUTURE and not -inf < strike[p] < inf:
+            return p
+    return -1
+
+
+@njit(**JIT)
+def _max_abs(q: np.ndarray) -> int:
+    worst = 0
+    for x in q:
+        a = -x if x < 0 else x
+        if a > worst:
+            worst = a
+    return worst
 
 
 def _check_positions(
@@ -294,28 +357,26 @@ def _check_positions(
     vol: np.ndarray,
 ) -> tuple[np.ndarray, ...]:
     kind = np.ascontiguousarray(kind, dtype=np.int64)
-    if kind.ndim != 1 or not np.all((kind == CALL) | (kind == PUT) | (kind == FUTURE)):
-        raise ValueError("kind must be a 1-d array of CALL, PUT or FUTURE")
-    n = kind.shape[0]
-    strike, expiry, forward, vol = (
-        _f64(a, n, name)
-        for a, name in ((strike, "strike"), (expiry, "expiry"), (forward, "forward"), (vol, "vol"))
-    )
-    options = kind != FUTURE
-    if not np.all(forward > 0.0) or not np.all(strike[options] > 0.0):
-        raise ValueError("forwards and option strikes must be positive")
-    if not np.all(expiry >= 0.0) or not np.all(vol >= 0.0):
-        raise ValueError("expiries and vols must be non-negative")
-    return kind, strike, expiry, forward, vol
+    arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in (strike, expiry, forward, vol)]
+    if kind.ndim != 1 or any(a.shape != kind.shape for a in arrays):
+        raise ValueError("kind, strike, expiry, forward and vol must be 1-d arrays of one length")
+    bad = _first_bad_position(kind, *arrays)
+    if bad >= 0:
+        raise ValueError(
+            f"position {bad}: kind must be CALL, PUT or FUTURE; forward and option strike positive; "
+            "expiry and vol non-negative; all finite"
+        )
+    return (kind, *arrays)
 
 
 def _check_qty(qty: np.ndarray, n: int) -> np.ndarray:
     q = np.asarray(qty)
     if q.shape != (n,) or not np.issubdtype(q.dtype, np.integer):
         raise ValueError(f"quantities must be integers of shape ({n},)")
-    if q.size and int(np.abs(q).max()) >= 2**53:
+    q = np.ascontiguousarray(q, dtype=np.int64)
+    if _max_abs(q) >= 2**53:
         raise ValueError("quantities must be below 2**53 in magnitude (exact as float64)")
-    return np.ascontiguousarray(q, dtype=np.int64)
+    return q
 
 
 def revalue_account(
@@ -339,7 +400,7 @@ def revalue_account(
     pnl = np.empty(grid.n_scenarios)
     worst = _revalue_account(
         kind, strike, expiry, forward, vol, q, float(rate),
-        grid.spot_moves, grid.price_steps, grid.kernel_params(), pnl,
+        grid.spot_moves, grid.price_steps, grid.params, pnl,
     )
     return AccountRisk(pnl, float(worst))
 
@@ -358,7 +419,7 @@ def instrument_pnl_vectors(
     out = np.empty((kind.shape[0], grid.n_scenarios))
     _instrument_vectors(
         kind, strike, expiry, forward, vol, float(rate),
-        grid.spot_moves, grid.price_steps, grid.kernel_params(), out,
+        grid.spot_moves, grid.price_steps, grid.params, out,
     )
     return out
 
@@ -393,3 +454,13 @@ def revalue_accounts(
     pnl = np.empty((n_acc if keep_pnl else 0, grid.n_scenarios))
     _revalue_accounts(vectors, offsets, instrument, q, grid.price_steps, grid.extended_weight, worst, pnl)
     return worst, (pnl if keep_pnl else None)
+
+
+def revalue_account_on_vectors(
+    grid: ScenarioGrid, vectors: np.ndarray, instrument: np.ndarray, qty: np.ndarray
+) -> AccountRisk:
+    """One account over instrument P&L vectors computed once (e.g. per block, when marks
+    change): a sparse dot product instead of repricing, for margin checks on every order."""
+    instrument = np.asarray(instrument)
+    worst, pnl = revalue_accounts(grid, vectors, np.array([0, instrument.shape[0]]), instrument, qty, keep_pnl=True)
+    return AccountRisk(pnl[0], float(worst[0]))

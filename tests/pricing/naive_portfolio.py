@@ -37,7 +37,7 @@ def shocked_vol(grid, vol: float, t: float, which: str) -> float:
     if which == "up":
         return vol * (1 + grid.vol_range_up * scale)
     if which == "down":
-        return max(vol * (1 - grid.vol_range_down * scale), grid.min_vol)
+        return max(vol * (1 - grid.vol_range_down * scale), min(grid.min_vol, vol))
     return vol
 
 

@@ -10,12 +10,13 @@ from pricing.portfolio import (
     ScenarioGrid,
     instrument_pnl_vectors,
     revalue_account,
+    revalue_account_on_vectors,
     revalue_accounts,
 )
 from tests.pricing import naive_portfolio
 from tests.pricing.determinism_grids import digest, interpreted_output, portfolio_outputs, random_instruments
 
-PORTFOLIO_GOLDEN_SHA256 = "95bcdbed72ebbc4f5418400d1ea7deb3d489a29598ee79986d67bcec27c67a86"
+PORTFOLIO_GOLDEN_SHA256 = "426ad1bad97367fbd9bf8aba4d104d1ff547588a5fd89a08ea73486d66150c52"
 GRID = ScenarioGrid()
 
 
@@ -72,6 +73,18 @@ def test_batched_accounts_equal_one_account_at_a_time():
         one = revalue_account(GRID, qty=qty[rows], rate=0.01, **picked)
         np.testing.assert_allclose(pnl[a], one.pnl, rtol=1e-13, atol=1e-9)
         assert worst[a] == pytest.approx(one.worst_loss, rel=1e-13, abs=1e-9)
+
+
+def test_one_account_on_cached_vectors_equals_full_repricing():
+    rng = np.random.default_rng(8)
+    inst = random_instruments(rng, 50)
+    vectors = instrument_pnl_vectors(GRID, rate=0.02, **inst)
+    index = rng.choice(50, 20, replace=False)
+    qty = rng.integers(-9, 9, 20)
+    cached = revalue_account_on_vectors(GRID, vectors, index, qty)
+    full = revalue_account(GRID, qty=qty, rate=0.02, **{k: v[index] for k, v in inst.items()})
+    np.testing.assert_allclose(cached.pnl, full.pnl, rtol=1e-13, atol=1e-10)
+    assert cached.worst_loss == pytest.approx(full.worst_loss, rel=1e-13, abs=1e-10)
 
 
 def test_long_options_lose_at_most_their_premium():
