@@ -21,13 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from google.protobuf.message import DecodeError, Message
 
 from chain.address import account_id_from_public_key, format_address, parse_address
-from chain.ed25519 import is_valid_public_key
+from chain.ed25519 import is_valid_public_key, verify_signature
 from chain.proto import tx_pb2
 from state.denoms import DENOMS, FEE_DENOM, MAX_AMOUNT, is_known_denom
 from state.errors import (
@@ -229,12 +228,10 @@ def decode_tx(
 
 
 def _verify_signature(public_key: bytes, signature: bytes, body: bytes, signer: str) -> None:
-    if len(signature) != SIGNATURE_BYTES:
+    if len(signature) != SIGNATURE_BYTES or not verify_signature(
+        public_key, signature, sign_bytes(body)
+    ):
         raise InvalidSignature(signer)
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, sign_bytes(body))
-    except _CryptoInvalidSignature:
-        raise InvalidSignature(signer) from None
 
 
 # --- building (wallet side) ------------------------------------------------------------
