@@ -140,13 +140,17 @@ def rewrite_cometbft_config(
 
 
 def app_toml(abci_port: int, db_path: str = "data/optio.db", log_level: str = "info",
-             check_invariants: bool = True) -> str:
+             check_invariants: bool = True,
+             overrides: dict[str, str | int | bool] | None = None) -> str:
     """The app's ``config/app.toml`` read by ``chain.node.run_node``. Localnets check the
-    state invariants after every block (a violation halts the node loudly)."""
-    return (
-        "# Optio application settings (read by `optio node start`).\n"
-        f"abci_address = {toml_value(f'tcp://127.0.0.1:{abci_port}')}\n"
-        f"db_path = {toml_value(db_path)}\n"
-        f"log_level = {toml_value(log_level)}\n"
-        f"check_invariants = {toml_value(check_invariants)}\n"
-    )
+    state invariants after every block (a violation halts the node loudly). ``overrides``
+    replace or add settings (the app refuses names it does not know when it starts)."""
+    settings: dict[str, str | int | bool] = {
+        "abci_address": f"tcp://127.0.0.1:{abci_port}",
+        "db_path": db_path,
+        "log_level": log_level,
+        "check_invariants": check_invariants,
+        **(overrides or {}),
+    }
+    lines = [f"{name} = {toml_value(value)}\n" for name, value in settings.items()]
+    return "# Optio application settings (read by `optio node start`).\n" + "".join(lines)

@@ -2,9 +2,11 @@
 
 Layout of a localnet home::
 
-    <home>/localnet.json        validators, base port, chain id (fixed at creation)
+    <home>/localnet.json        validators, base port, chain id (fixed at creation),
+                                number of full nodes added later
     <home>/keyring-test/        funded demo keys and validator operator keys
-    <home>/node<i>/             CometBFT home and app home of validator i
+    <home>/node<i>/             CometBFT home and app home of validator i (i < validators);
+                                homes past the validators are full nodes from ``add_node``
         config/{config.toml,genesis.json,app.toml,...}
         data/                   CometBFT data and the app DB (data/optio.db)
         app.pid, cometbft.pid   pids of the detached processes
@@ -32,7 +34,7 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from chain.keystore import Keyring
 from chain.rpc import RPCClient, RPCError
@@ -221,6 +223,7 @@ class Localnet:
         self.validators = int(self._setting("validators", validators, stored, DEFAULT_VALIDATORS))
         self.base_port = int(self._setting("base_port", base_port, stored, DEFAULT_BASE_PORT))
         self.chain_id = str(self._setting("chain_id", chain_id, stored, DEFAULT_CHAIN_ID))
+        self.full_nodes = int(stored.get("full_nodes", 0))
         if self.validators < 1:
             raise LocalnetError("a localnet needs at least one validator")
         self.log_level = log_level
@@ -252,18 +255,21 @@ class Localnet:
 
     @property
     def nodes(self) -> list[Node]:
+        """Every node: the genesis validators, then the full nodes added with ``add_node``."""
         return [
             Node(i, self.home / f"node{i}", NodePorts.for_node(self.base_port, i))
-            for i in range(self.validators)
+            for i in range(self.validators + self.full_nodes)
         ]
+
+    def is_genesis_validator(self, node: Node) -> bool:
+        return node.index < self.validators
 
     def node(self, name: str | int) -> Node:
         """A node by index, ``"3"`` or ``"node3"``."""
         text = str(name).removeprefix("node")
-        if not text.isdigit() or int(text) >= self.validators:
-            raise LocalnetError(
-                f"no node {name!r}: this localnet has node0..node{self.validators - 1}"
-            )
+        count = self.validators + self.full_nodes
+        if not text.isdigit() or int(text) >= count:
+            raise LocalnetError(f"no node {name!r}: this localnet has node0..node{count - 1}")
         return self.nodes[int(text)]
 
     def rpc(self, node: Node | int = 0, timeout: float = 5.0) -> RPCClient:
@@ -275,8 +281,14 @@ class Localnet:
 
     # --- creation -------------------------------------------------------------
 
-    def init(self) -> bool:
-        """Generate the network if the home has none; True if it was created now."""
+    def init(self, genesis_overrides: dict[str, Any] | None = None) -> bool:
+        """Generate the network if the home has none; True if it was created now.
+
+        ``genesis_overrides`` is merged into the generated genesis.json before any node
+        starts (objects key by key, anything else replaced), e.g.
+        ``{"app_state": {"params": {"min_fee_uusd": "10"}}}``. It is ignored when the
+        network already exists: a genesis cannot change under a running chain.
+        """
         if self.exists:
             return False
         if self.home.exists() and any(self.home.glob("node*")):
@@ -305,13 +317,16 @@ class Localnet:
             (node.home / "config" / "app.toml").write_text(
                 app_toml(node.ports.abci, log_level=self.log_level)
             )
-        self._write_genesis()
-        (self.home / METADATA).write_text(json.dumps(
-            {"validators": self.validators, "base_port": self.base_port,
-             "chain_id": self.chain_id}, indent=2) + "\n")
+        self._write_genesis(genesis_overrides)
+        self._write_metadata()
         return True
 
-    def _write_genesis(self) -> None:
+    def _write_metadata(self) -> None:
+        (self.home / METADATA).write_text(json.dumps(
+            {"validators": self.validators, "base_port": self.base_port,
+             "chain_id": self.chain_id, "full_nodes": self.full_nodes}, indent=2) + "\n")
+
+    def _write_genesis(self, overrides: dict[str, Any] | None = None) -> None:
         """Fund demo + operator keys and write the same complete genesis to every node."""
         from genesis.builder import complete_genesis, write_genesis
         from genesis.presets import localnet_app_genesis
@@ -323,8 +338,71 @@ class Localnet:
         ]
         base = json.loads((self.nodes[0].home / "config" / "genesis.json").read_text())
         genesis = complete_genesis(base, localnet_app_genesis(addresses), chain_id=self.chain_id)
+        if overrides:
+            genesis = merge_json(genesis, overrides)
         for node in self.nodes:
             write_genesis(str(node.home / "config" / "genesis.json"), genesis)
+
+    def add_node(self, start: bool = True, timeout: float = 180.0,
+                 app_settings: dict[str, str | int | bool] | None = None) -> Node:
+        """Add a full node (not a validator) that syncs the chain from the others.
+
+        It gets its own CometBFT home with a fresh consensus key
+        (``config/priv_validator_key.json``) and its own app process, plus an unfunded
+        operator key ``validator<i>`` in the test keyring: fund it, then run
+        ``optio tx staking create-validator`` with the node's consensus key to make it a
+        validator. With ``start`` it waits until the node has caught up with node0.
+        ``app_settings`` override keys of its ``config/app.toml``.
+        """
+        if not self.exists:
+            raise LocalnetError(f"no localnet in {self.home}: run `optio localnet up` first")
+        index = self.validators + self.full_nodes
+        node = Node(index, self.home / f"node{index}", NodePorts.for_node(self.base_port, index))
+        if node.home.exists():
+            shutil.rmtree(node.home)
+        result = subprocess.run(
+            [cometbft_binary(), "init", "--home", str(node.home)],
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise LocalnetError(f"cometbft init failed:\n{result.stderr or result.stdout}")
+        shutil.copyfile(self.nodes[0].home / "config" / "genesis.json",
+                        node.home / "config" / "genesis.json")
+        peers = peers_string([
+            (node_id(other.home / "config" / "node_key.json"), other.ports.p2p)
+            for other in self.nodes
+        ])
+        rewrite_cometbft_config(node.home / "config" / "config.toml", node.name, node.ports,
+                                peers, self.log_level)
+        (node.home / "config" / "app.toml").write_text(
+            app_toml(node.ports.abci, log_level=self.log_level, overrides=app_settings))
+        if not self.keyring.has(f"validator{index}"):
+            self.keyring.add(f"validator{index}")
+        # Recorded before starting, so `down` stops it even if the start fails.
+        self.full_nodes += 1
+        self._write_metadata()
+        if start:
+            self.start_node(index, timeout=timeout)
+            self.wait_for_sync(node, timeout)
+        return node
+
+    def wait_for_sync(self, node: Node, timeout: float = 180.0) -> None:
+        """Wait until ``node`` has left block sync and reached node0's height of now."""
+        target = self.rpc(0).status().latest_height
+        self.wait_for_height(target, timeout, nodes=[node])
+        deadline = time.monotonic() + timeout
+        while self.rpc(node, timeout=2.0).status().catching_up:
+            if time.monotonic() >= deadline:
+                raise LocalnetError(self._failure(node, f"it still catches up after {timeout:g}s"))
+            time.sleep(0.2)
+
+    def validator_key(self, node: Node | str | int) -> dict[str, Any]:
+        """The node's consensus key as CometBFT keeps it (``priv_validator_key.json``):
+        ``address`` (hex), ``pub_key``/``priv_key`` (``{"type", "value": base64}``)."""
+        target = node if isinstance(node, Node) else self.node(node)
+        path = target.home / "config" / "priv_validator_key.json"
+        key: dict[str, Any] = json.loads(path.read_text())
+        return key
 
     # --- processes ------------------------------------------------------------
 
@@ -416,12 +494,14 @@ class Localnet:
         except ProcessLookupError:
             pass
 
-    def up(self, timeout: float = 120.0, min_height: int = 2) -> bool:
+    def up(self, timeout: float = 120.0, min_height: int = 2,
+           genesis_overrides: dict[str, Any] | None = None) -> bool:
         """Create if needed, start every stopped process, wait for ``min_height``.
 
-        Returns True if the network was created by this call.
+        Returns True if the network was created by this call (``genesis_overrides``: see
+        ``init``).
         """
-        created = self.init()
+        created = self.init(genesis_overrides)
         for node in self.nodes:
             self.start_node(node.index, timeout=timeout)
         self.wait_for_height(min_height, timeout)
@@ -517,3 +597,13 @@ class Localnet:
                     yield line.rstrip("\n")
                 else:
                     time.sleep(interval)
+
+
+def merge_json(base: Any, overrides: Any) -> Any:
+    """``base`` with ``overrides`` applied: objects merged key by key, other values replaced."""
+    if not isinstance(base, dict) or not isinstance(overrides, dict):
+        return overrides
+    merged = dict(base)
+    for key, value in overrides.items():
+        merged[key] = merge_json(base[key], value) if key in base else value
+    return merged
