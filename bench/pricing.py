@@ -120,7 +120,9 @@ def bench_pvv_inside(n: int, repeats: int) -> dict[str, float]:
     return {
         "pvv_greeks_per_s": best_rate(greeks, n, repeats),
         "pvv_iv_per_s": best_rate(
-            lambda: pvv.vectorized_implied_volatility_black(prices, f, k, r, t, flag, return_as="numpy"), n, repeats
+            lambda: pvv.vectorized_implied_volatility_black(prices, f, k, r, t, flag, return_as="numpy"),
+            n,
+            repeats,
         ),
     }
 
@@ -178,7 +180,10 @@ def bench_vollib(n: int, repeats: int) -> dict[str, float]:
         for (flag, f, k, t, r, _), p in zip(rows, prices):
             implied_volatility(p, f, k, r, t, flag)
 
-    return {"vollib_greeks_per_s": best_rate(greeks, n, repeats), "vollib_iv_per_s": best_rate(ivs, n, repeats)}
+    return {
+        "vollib_greeks_per_s": best_rate(greeks, n, repeats),
+        "vollib_iv_per_s": best_rate(ivs, n, repeats),
+    }
 
 
 # ---- QuantLib (C++ through SWIG, one option at a time) ----
@@ -210,7 +215,10 @@ def bench_quantlib(n: int, repeats: int) -> dict[str, float]:
         for (is_call, f, k, t, r, _), p in zip(rows, prices):
             ql.blackFormulaImpliedStdDev(call if is_call else put, k, f, p, math.exp(-r * t)) / math.sqrt(t)
 
-    return {"quantlib_greeks_per_s": best_rate(greeks, n, repeats), "quantlib_iv_per_s": best_rate(ivs, n, repeats)}
+    return {
+        "quantlib_greeks_per_s": best_rate(greeks, n, repeats),
+        "quantlib_iv_per_s": best_rate(ivs, n, repeats),
+    }
 
 
 # ---- portfolio margin ----
@@ -223,7 +231,8 @@ def instrument_universe(rng: np.random.Generator) -> dict[str, np.ndarray]:
 
     expiries = np.array([1, 2, 7, 14, 21, 30, 60, 90, 120, 180, 270, 365]) / 365.0
     surface = SVISurface.from_slices(
-        list(expiries), [SVISlice(0.005 + 0.2 * te, 0.05 + 0.1 * te, -0.3, 0.0, 0.1 + 0.1 * te) for te in expiries]
+        list(expiries),
+        [SVISlice(0.005 + 0.2 * te, 0.05 + 0.1 * te, -0.3, 0.0, 0.1 + 0.1 * te) for te in expiries],
     )
     strikes = 100.0 * np.exp(np.linspace(-0.6, 0.6, 40))
     kind, strike, expiry = [], [], []
@@ -237,7 +246,9 @@ def instrument_universe(rng: np.random.Generator) -> dict[str, np.ndarray]:
         expiry.append(te)
     strike_a, expiry_a = np.array(strike), np.array(expiry)
     forward = 100.0 * np.exp(0.03 * expiry_a)
-    vol = surface_implied_vols(surface, 100.0, np.where(strike_a > 0.0, strike_a, 100.0), np.maximum(expiry_a, 1e-6))
+    # Futures have no strike or vol of their own; any positive placeholder keeps the lookup valid.
+    lookup_strike = np.where(strike_a > 0.0, strike_a, 100.0)
+    vol = surface_implied_vols(surface, 100.0, lookup_strike, np.maximum(expiry_a, 1e-6))
     return {"kind": np.array(kind), "strike": strike_a, "expiry": expiry_a, "forward": forward, "vol": vol}
 
 
@@ -305,7 +316,9 @@ def bench_portfolio(n_accounts: int, account_repeats: int, full_reprice_accounts
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes; finishes in under 2 minutes")
-    parser.add_argument("--skip-pvv", action="store_true", help="do not build or run the py_vollib_vectorized venv")
+    parser.add_argument(
+        "--skip-pvv", action="store_true", help="do not build or run the py_vollib_vectorized venv"
+    )
     parser.add_argument("--pvv-inside", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pvv_inside:
@@ -336,11 +349,12 @@ def main() -> None:
     for lib in ("optio", "pvv", "vollib", "quantlib"):
         print(f"{lib:<12}{results[f'{lib}_greeks_per_s']:>20,.0f}{results[f'{lib}_iv_per_s']:>18,.0f}")
     for peer in ("pvv", "vollib", "quantlib"):
-        print(f"optio / {peer:<9} Greeks x{results[f'ratio_greeks_vs_{peer}']:.1f}   IV x{results[f'ratio_iv_vs_{peer}']:.1f}")
+        greeks_x, iv_x = results[f"ratio_greeks_vs_{peer}"], results[f"ratio_iv_vs_{peer}"]
+        print(f"optio / {peer:<9} Greeks x{greeks_x:.1f}   IV x{iv_x:.1f}")
     print(f"portfolio margin, {int(results['pm_scenarios'])} scenarios, {pinned}:")
     print(f"  one 100-position account, every position repriced: {results['pm_account_us']:.1f} us (median)")
-    print(f"  one 100-position account on cached instrument vectors: {results['pm_account_cached_us']:.1f} us"
-          f" (vectors of all {int(results['pm_instruments'])} instruments: {results['pm_instrument_vectors_ms']:.2f} ms)")
+    print(f"  one 100-position account on cached instrument vectors: {results['pm_account_cached_us']:.1f} us")
+    print(f"  vectors of all {int(results['pm_instruments'])} instruments: {results['pm_instrument_vectors_ms']:.2f} ms")
     print(f"  10,000 accounts incl. the vectors: {results['pm_10k_accounts_s']:.3f} s; "
           f"repricing every position of every account: {results['pm_10k_accounts_full_reprice_s']:.2f} s")
     print(json.dumps(results))

@@ -28,7 +28,12 @@ UP_AND_OUT = 1
 UP_AND_IN = 2
 DOWN_AND_OUT = 3
 DOWN_AND_IN = 4
-_BARRIER_STYLES = {"up-and-out": UP_AND_OUT, "up-and-in": UP_AND_IN, "down-and-out": DOWN_AND_OUT, "down-and-in": DOWN_AND_IN}
+_BARRIER_STYLES = {
+    "up-and-out": UP_AND_OUT,
+    "up-and-in": UP_AND_IN,
+    "down-and-out": DOWN_AND_OUT,
+    "down-and-in": DOWN_AND_IN,
+}
 
 _MAX_WORD = 2**32
 _SQRT_2PI = 2.5066282746310002
@@ -91,7 +96,7 @@ def _norm_ppf_many(p: np.ndarray, out: np.ndarray) -> None:
 
 
 @njit(**JIT)
-def _payoff(style: int, is_call: bool, strike: float, barrier: float, avg: float, last: float, hit: bool) -> float:
+def _payoff(style: int, is_call: bool, strike: float, avg: float, last: float, hit: bool) -> float:
     underlying = avg if style == ASIAN else last
     value = underlying - strike if is_call else strike - underlying
     if value < 0.0:
@@ -158,8 +163,8 @@ def _simulate(
             else:
                 hit_plus = hit_plus or s_plus <= barrier
                 hit_minus = hit_minus or s_minus <= barrier
-        pay_plus = _payoff(style, is_call, strike, barrier, sum_plus / n_steps, s_plus, hit_plus)
-        pay_minus = _payoff(style, is_call, strike, barrier, sum_minus / n_steps, s_minus, hit_minus)
+        pay_plus = _payoff(style, is_call, strike, sum_plus / n_steps, s_plus, hit_plus)
+        pay_minus = _payoff(style, is_call, strike, sum_minus / n_steps, s_minus, hit_minus)
         y = 0.5 * (pay_plus + pay_minus)
         # Welford's running mean and sum of squared deviations, in pair order.
         delta = y - mean
@@ -217,4 +222,6 @@ def price_barrier(
         raise ValueError(f"style must be one of {sorted(_BARRIER_STYLES)}")
     if not barrier > 0.0:
         raise ValueError("barrier must be positive")
-    return _run(_BARRIER_STYLES[style], seed, is_call, spot, strike, barrier, t, vol, rate, div_yield, n_steps, n_pairs)
+    return _run(
+        _BARRIER_STYLES[style], seed, is_call, spot, strike, barrier, t, vol, rate, div_yield, n_steps, n_pairs
+    )

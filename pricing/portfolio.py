@@ -462,5 +462,6 @@ def revalue_account_on_vectors(
     """One account over instrument P&L vectors computed once (e.g. per block, when marks
     change): a sparse dot product instead of repricing, for margin checks on every order."""
     instrument = np.asarray(instrument)
-    worst, pnl = revalue_accounts(grid, vectors, np.array([0, instrument.shape[0]]), instrument, qty, keep_pnl=True)
+    offsets = np.array([0, instrument.shape[0]])
+    worst, pnl = revalue_accounts(grid, vectors, offsets, instrument, qty, keep_pnl=True)
     return AccountRisk(pnl[0], float(worst[0]))

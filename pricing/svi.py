@@ -256,7 +256,9 @@ def _inner_fit(
     return best
 
 
-def _nelder_mead(f: Callable[[np.ndarray], float], x0: np.ndarray, step: np.ndarray, iters: int = 400) -> np.ndarray:
+def _nelder_mead(
+    f: Callable[[np.ndarray], float], x0: np.ndarray, step: np.ndarray, iters: int = 400
+) -> np.ndarray:
     """Minimise f over R^n with the Nelder-Mead simplex (standard coefficients 1, 2, 1/2, 1/2)."""
     simplex = [x0] + [x0 + np.eye(len(x0))[i] * step[i] for i in range(len(x0))]
     values = [f(x) for x in simplex]

@@ -108,8 +108,10 @@ def montecarlo_outputs() -> bytes:
     common = {"spot": 100.0, "strike": 95.0, "t": 0.75, "vol": 0.8, "rate": 0.04, "div_yield": 0.01}
     runs = [price_asian(MC_SEED, True, n_steps=17, n_pairs=400, **common),
             price_asian(MC_SEED, False, n_steps=17, n_pairs=400, **common)]
-    for style, barrier in (("up-and-out", 140.0), ("up-and-in", 140.0), ("down-and-out", 70.0), ("down-and-in", 70.0)):
-        runs.append(price_barrier(MC_SEED, style.startswith("up"), style, barrier=barrier, n_steps=17, n_pairs=400, **common))
+    barriers = (("up-and-out", 140.0), ("up-and-in", 140.0), ("down-and-out", 70.0), ("down-and-in", 70.0))
+    for style, barrier in barriers:
+        is_call = style.startswith("up")
+        runs.append(price_barrier(MC_SEED, is_call, style, barrier=barrier, n_steps=17, n_pairs=400, **common))
     parts += [np.array([r.price, r.std_error]).tobytes() for r in runs]
     return b"".join(parts)
 

@@ -48,7 +48,7 @@ def position_value(kind: int, strike: float, t: float, fwd: float, vol: float, r
 
 
 def account_pnl(grid, positions: list[tuple], rate: float = 0.0) -> tuple[list[float], float]:
-    """positions: (kind, strike, expiry, forward, vol, qty). Returns (weighted P&L per scenario, worst loss)."""
+    """Weighted P&L per scenario and worst loss of (kind, strike, expiry, forward, vol, qty) rows."""
     pnl = []
     for move, which, weight in scenarios(grid):
         total = 0.0
