@@ -137,8 +137,8 @@ def surface_total_variance(surface: SVISurface, k: np.ndarray, t: np.ndarray) ->
     """Total implied variance at log-moneyness ``k`` and expiry ``t`` (years), element-wise."""
     ks, ts = np.broadcast_arrays(_as_f64(k), _as_f64(t))
     ks, ts = np.ascontiguousarray(ks), np.ascontiguousarray(ts)
-    if not np.all(np.isfinite(ks)) or not np.all(ts > 0.0):
-        raise ValueError("k must be finite and t positive")
+    if not np.all(np.isfinite(ks)) or not np.all((ts > 0.0) & (ts < np.inf)):
+        raise ValueError("k must be finite and t positive and finite")
     out = np.empty(ks.shape[0], dtype=np.float64)
     _surface_w_many(surface.expiries, surface.params, ks, ts, out)
     return out
@@ -150,8 +150,9 @@ def surface_implied_vols(
     """Implied volatility sqrt(w / t) at the given strikes and expiries for one forward."""
     ks, ts = np.broadcast_arrays(_as_f64(strikes), _as_f64(t))
     ks, ts = np.ascontiguousarray(ks), np.ascontiguousarray(ts)
-    if not forward > 0.0 or not np.all(ks > 0.0) or not np.all(ts > 0.0):
-        raise ValueError("forward, strikes and expiries must be positive")
+    positive_finite = (ks > 0.0) & (ks < np.inf) & (ts > 0.0) & (ts < np.inf)
+    if not 0.0 < forward < np.inf or not np.all(positive_finite):
+        raise ValueError("forward and strikes must be positive and finite, expiries positive")
     out = np.empty(ks.shape[0], dtype=np.float64)
     _surface_vols_many(surface.expiries, surface.params, float(forward), ks, ts, out)
     return out

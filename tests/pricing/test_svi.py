@@ -194,3 +194,12 @@ def test_jit_and_interpreted_kernels_give_identical_bytes_over_100k_points():
 
 def test_golden_digest_of_the_fixed_grid_is_unchanged():
     assert digest(svi_outputs()) == SVI_GOLDEN_SHA256
+
+
+def test_lookups_outside_the_domain_are_rejected():
+    surface = svi_surface_fixture()
+    for strikes, ts in (([np.inf], [0.5]), ([-1.0], [0.5]), ([100.0], [0.0]), ([100.0], [np.nan])):
+        with pytest.raises(ValueError):
+            surface_implied_vols(surface, 100.0, np.array(strikes), np.array(ts))
+    with pytest.raises(ValueError):
+        surface_implied_vols(surface, 0.0, np.array([100.0]), np.array([0.5]))
