@@ -61,11 +61,25 @@ def localnet() -> None:
 @click.option("--chain-id", default=None, help="Default optio-localnet.")
 @click.option("--timeout", type=float, default=120.0, show_default=True,
               help="Seconds to wait for every node to reach height 2.")
+@click.option("--genesis-patch", type=click.File("r"), default=None,
+              help="JSON merged into the generated genesis.json (objects key by key) when "
+                   "the localnet is created, e.g. short staking periods for fault drills.")
 def up(home: Path, as_json: bool, validators: int | None, base_port: int | None,
-       chain_id: str | None, timeout: float) -> None:
+       chain_id: str | None, timeout: float, genesis_patch: Any) -> None:
     """Create the localnet if needed, start every stopped process, wait for blocks."""
     net = Localnet(home, validators, base_port, chain_id)
-    created = net.up(timeout=timeout)
+    overrides = None
+    if genesis_patch is not None:
+        try:
+            overrides = json.load(genesis_patch)
+        except ValueError as exc:
+            raise LocalnetError(f"--genesis-patch is not JSON: {exc}") from None
+        if not isinstance(overrides, dict):
+            raise LocalnetError("--genesis-patch must hold a JSON object")
+        if net.exists:
+            raise LocalnetError("--genesis-patch only applies when the localnet is created; "
+                                "this one exists (reset keeps its genesis: delete the home)")
+    created = net.up(timeout=timeout, genesis_overrides=overrides)
     keys = net.demo_keys()
     if as_json:
         click.echo(json.dumps({
@@ -179,6 +193,65 @@ def reset(home: Path, as_json: bool, yes: bool) -> None:
         click.confirm(f"Wipe all chain data of {net.home}?", abort=True, err=True)
     net.reset()
     _done(as_json, {"reset": True}, "localnet reset to height 0")
+
+
+@localnet.command("add-node")
+@localnet_options
+@click.option("--no-start", is_flag=True, help="Only create it (start it with `start`).")
+@click.option("--timeout", type=float, default=180.0, show_default=True,
+              help="Seconds to wait for it to catch up.")
+def add_node(home: Path, as_json: bool, no_start: bool, timeout: float) -> None:
+    """Add a full node that syncs from the validators, ready to become one.
+
+    It gets a fresh consensus key in its CometBFT home and an (unfunded) operator key
+    validator<i> in the localnet's test keyring; fund that key and bond with
+    `optio tx staking create-validator` to join the validator set.
+    """
+    net = Localnet(home)
+    new = net.add_node(start=not no_start, timeout=timeout)
+    key = net.validator_key(new)
+    operator = net.keyring.show(f"validator{new.index}").address
+    data = {"name": new.name, "home": str(new.home), "rpc": new.rpc_url,
+            "consensus_address": key["address"], "consensus_pubkey": key["pub_key"]["value"],
+            "operator_key": f"validator{new.index}", "operator_address": operator,
+            "started": not no_start}
+    _done(as_json, data, "\n".join([
+        f"added {new.name} (full node{'' if no_start else ', synced'}): {new.rpc_url}",
+        f"  home:               {new.home}",
+        f"  consensus pubkey:   {key['pub_key']['value']} (ed25519)",
+        f"  operator key:       validator{new.index} {operator} (unfunded)",
+    ]))
+
+
+@localnet.command("double-sign")
+@localnet_options
+@click.argument("node")
+@click.option("--height", type=int, default=None,
+              help="Height of the equivocation. Default: the latest block but one.")
+@click.option("--timeout", type=float, default=60.0, show_default=True,
+              help="Seconds to wait for a block to include the evidence.")
+def double_sign_cmd(home: Path, as_json: bool, node: str, height: int | None,
+                    timeout: float) -> None:
+    """Fault drill: NODE's validator key signs two conflicting prevotes; the evidence is
+    submitted to CometBFT, which verifies it and includes it in a block."""
+    from chain.rpc import RPCError
+    from localnet.evidence import EvidenceError, double_sign
+
+    net = Localnet(home)
+    target = net.node(node)
+    # Submit to another node than the offender, as a watchful peer would.
+    witness = next((n for n in net.nodes if n.index != target.index), target)
+    try:
+        found = double_sign(net.rpc(witness, timeout=10.0),
+                            target.home / "config" / "priv_validator_key.json", height, timeout)
+    except (EvidenceError, RPCError) as exc:
+        raise LocalnetError(f"double-sign drill failed: {exc}") from exc
+    data = {"node": target.name, "validator_address": found.validator_address,
+            "infraction_height": found.infraction_height, "block_height": found.block_height,
+            "type": found.type}
+    _done(as_json, data,
+          f"{target.name} ({found.validator_address}) double-signed at height "
+          f"{found.infraction_height}; evidence included in block {found.block_height}")
 
 
 def _done(as_json: bool, data: dict[str, Any], text: str) -> None:
