@@ -125,6 +125,7 @@ PRODUCERS: dict[str, Callable[[], bytes]] = {
 
 
 def digest(data: bytes) -> str:
+    """Hex SHA-256 of a producer's bytes: the golden value pinned in the tests."""
     return hashlib.sha256(data).hexdigest()
 
 
@@ -139,3 +140,11 @@ def interpreted_output(name: str) -> bytes:
         [sys.executable, "-c", code], cwd=REPO_ROOT, env=env, capture_output=True, check=True
     )
     return done.stdout
+
+
+if __name__ == "__main__":
+    # `python -m tests.pricing.determinism_grids` prints the digests to pin after a deliberate
+    # change of a kernel or of pricing.dmath (use a fresh NUMBA_CACHE_DIR: cached kernels do not
+    # notice changes in the dmath functions they inlined).
+    for producer_name, producer in PRODUCERS.items():
+        print(producer_name, digest(producer()))
