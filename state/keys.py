@@ -52,6 +52,8 @@ FEE_POOL_PREFIX = b"fee/"
 """``fee/`` + lp(denom) -> u64 fees collected and not yet distributed."""
 PARAM_PREFIX = b"par/"
 """``par/`` + lp(name) -> u64 chain parameter (see state/params.py)."""
+BEACON_PREFIX = b"vdf/"
+"""``vdf/`` + u64 height -> that block's VDF beacon: T, seed, output y (see state/beacon.py)."""
 CHAIN_ID_KEY = b"meta/chain_id"
 """UTF-8 chain id fixed at genesis (Info/FinalizeBlock do not carry it)."""
 BLOCK_HEADER_KEY = b"meta/block"
@@ -91,6 +93,10 @@ def supply_key(denom: str) -> bytes:
 
 def fee_pool_key(denom: str) -> bytes:
     return FEE_POOL_PREFIX + _lp(denom.encode())
+
+
+def beacon_key(height: int) -> bytes:
+    return BEACON_PREFIX + height.to_bytes(8, "big")
 
 
 def param_key(name: str) -> bytes:

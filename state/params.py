@@ -40,6 +40,12 @@ class Params:
     """How many nonces at or below an account's highest nonce stay usable (multiple of 8)."""
     nonce_max_ahead: int = 256
     """How far above an account's highest used nonce a new nonce may jump."""
+    # VDF fair ordering (docs/ordering.md).
+    vdf_iterations: int = 20_000
+    """T: sequential class-group squarings of each block's ordering VDF (docs/ordering.md
+    derives the default from the measured squaring rate and the block interval)."""
+    vdf_discriminant_bits: int = 1024
+    """Size of the class-group discriminant derived from each block seed (multiple of 32)."""
 
 
 DEFAULT_PARAMS = Params()
@@ -52,6 +58,10 @@ _BOUNDS: dict[str, tuple[int, int]] = {
     "min_fee_uusd": (0, MAX_AMOUNT),
     "nonce_window": (8, 4096),
     "nonce_max_ahead": (1, 1 << 20),
+    "vdf_iterations": (1, 100_000_000),
+    # chiavdf serializes forms of discriminants up to 1024 bits; far below 512 the class
+    # group order becomes computable and the VDF output could be found without squaring.
+    "vdf_discriminant_bits": (512, 1024),
 }
 """Inclusive sane ranges; genesis outside them is rejected."""
 
@@ -63,6 +73,8 @@ def param_problem(name: str, value: int) -> str | None:
         return f"must be between {low} and {high}, got {value}"
     if name == "nonce_window" and value % 8:
         return f"must be a multiple of 8, got {value}"
+    if name == "vdf_discriminant_bits" and value % 32:
+        return f"must be a multiple of 32, got {value}"
     return None
 
 
