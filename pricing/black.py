@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from pricing.config import JIT, JIT_INLINE
-from pricing.dmath import exp, log, norm_cdf, norm_cdf_and_pdf, sqrt
+from pricing.dmath import TAIL_GAP_THRESHOLD, exp, gaussian_tail_gap, log, norm_cdf, norm_cdf_and_pdf, sqrt
 from pricing.inputs import Prepared, prepare, require_non_negative, require_positive
 
 _INV_SQRT_2PI = 0.3989422804014327
@@ -62,6 +62,25 @@ def _probabilities(x: float, v: float, w: float) -> tuple[float, float, float]:
 
 
 @njit(**JIT_INLINE)
+def _price_from(
+    x: float, v: float, w: float, spot_leg: float, strike_leg: float, n1: float, n2: float
+) -> float:
+    """w·(spot_leg·N(w·d1) − strike_leg·N(w·d2)), cancellation-free when deep out of the money.
+
+    The leg whose tail is nearer is the spot leg for calls (z = −d1) and the strike leg for
+    puts (z = d2); the other tail is at z + v. Beyond TAIL_GAP_THRESHOLD the difference is
+    taken by ``gaussian_tail_gap`` (see there).
+    """
+    if v > 0.0:
+        d1 = x / v + 0.5 * v
+        near = -d1 if w > 0.0 else d1 - v
+        if near >= TAIL_GAP_THRESHOLD:
+            lead = spot_leg if w > 0.0 else strike_leg
+            return lead * gaussian_tail_gap(near, v)
+    return w * (spot_leg * n1 - strike_leg * n2)
+
+
+@njit(**JIT_INLINE)
 def _greeks_one(
     u: float, k: float, t: float, sigma: float, r: float, q: float, is_call: bool, forward: bool
 ) -> tuple[float, float, float, float, float, float]:
@@ -79,7 +98,7 @@ def _greeks_one(
     n1, n2, pdf1 = _probabilities(x, v, w)
     spot_leg = u * du
     strike_leg = k * df
-    price = w * (spot_leg * n1 - strike_leg * n2)
+    price = _price_from(x, v, w, spot_leg, strike_leg, n1, n2)
     vega = spot_leg * pdf1 * sqrt_t
     if v > 0.0:
         # Two divisions rather than one by u·v, which could underflow to 0.
@@ -107,11 +126,18 @@ def _price_one(
     du = df if q == r else exp(-q * t)
     v = sigma * sqrt(t)
     x = log(u / k) + (r - q) * t
+    spot_leg = u * du
+    strike_leg = k * df
     if v > 0.0:
         d1 = x / v + 0.5 * v
-        return w * (u * du * norm_cdf(w * d1) - k * df * norm_cdf(w * (d1 - v)))
+        near = -d1 if w > 0.0 else d1 - v
+        if near >= TAIL_GAP_THRESHOLD:
+            return _price_from(x, v, w, spot_leg, strike_leg, 0.0, 0.0)
+        n1 = norm_cdf(w * d1)
+        n2 = norm_cdf(w * (d1 - v))
+        return _price_from(x, v, w, spot_leg, strike_leg, n1, n2)
     n1, n2, _ = _probabilities(x, v, w)
-    return w * (u * du * n1 - k * df * n2)
+    return _price_from(x, v, w, spot_leg, strike_leg, n1, n2)
 
 
 @njit(**JIT)

@@ -232,9 +232,15 @@ def exp(x: float) -> float:
     r = (x - k * _LN2_HI) - k * _LN2_LO
     # e^r = 1 + (r + r²·P(r)): r is added exactly at the end so the rounding error of the
     # polynomial only touches the small r² part.
-    p = _E2 + r * (_E3 + r * (_E4 + r * (_E5 + r * (_E6 + r * (_E7 + r * (
-        _E8 + r * (_E9 + r * (_E10 + r * (_E11 + r * (_E12 + r * _E13))))))))))
-    y = 1.0 + (r + r * r * p)
+    # P(r) = 1/2! + r/3! + … + r¹¹/13! by Estrin's scheme: a depth-4 tree instead of an
+    # 11-deep Horner chain, since latency, not arithmetic, bounds the pricing loops.
+    r2 = r * r
+    r4 = r2 * r2
+    p_low = (_E2 + _E3 * r) + (_E4 + _E5 * r) * r2
+    p_mid = (_E6 + _E7 * r) + (_E8 + _E9 * r) * r2
+    p_high = (_E10 + _E11 * r) + (_E12 + _E13 * r) * r2
+    p = p_low + r4 * (p_mid + r4 * p_high)
+    y = 1.0 + (r + r2 * p)
     if k > 1023:
         # Only reachable for e^x just below DBL_MAX; 2^k does not fit one double.
         return y * _pow2(k - 512) * _pow2(512)
@@ -271,8 +277,13 @@ def log(x: float) -> float:
     f = m - 1.0
     s = f / (2.0 + f)
     z = s * s
-    big_r = z * (_L1 + z * (_L2 + z * (_L3 + z * (_L4 + z * (_L5 + z * (
-        _L6 + z * (_L7 + z * (_L8 + z * (_L9 + z * (_L10 + z * _L11))))))))))
+    # R/z = 2/3 + 2z/5 + … + 2z¹⁰/23 by Estrin's scheme (see exp).
+    z2 = z * z
+    z4 = z2 * z2
+    q_low = (_L1 + _L2 * z) + (_L3 + _L4 * z) * z2
+    q_mid = (_L5 + _L6 * z) + (_L7 + _L8 * z) * z2
+    q_high = (_L9 + _L10 * z) + _L11 * z2
+    big_r = z * (q_low + z4 * (q_mid + z4 * q_high))
     return k * _LN2_HI + (f - (s * (f - big_r) - k * _LN2_LO))
 
 
@@ -335,6 +346,41 @@ def _tail_given_gauss(z: float, g: float) -> float:
     for j in range(_TAIL_DEGREE - 1, -1, -1):
         acc = acc * w + _MILLS_TAIL[j]
     return g * (acc * _INV_SQRT_2PI / z)
+
+
+#: From this z on, ``gaussian_tail_gap`` replaces a difference of two normal tails.
+TAIL_GAP_THRESHOLD = 8.0
+
+
+@njit(**JIT_INLINE)
+def gaussian_tail_gap(z: float, s: float) -> float:
+    """exp(−z²/2)·(M(z) − M(z + s)) with M(z) = Q(z)·exp(z²/2), for z ≥ 8 and s ≥ 0.
+
+    A deep out-of-the-money Black price is L·N(−z) − L'·N(−z − s) where both legs carry
+    the same Gaussian factor (L·exp(−z²/2) = L'·exp(−(z + s)²/2)), so it equals
+    L·gaussian_tail_gap(z, s). Subtracting the two tails directly would lose about
+    log10(z/s) digits; this form has no cancellation (a few ulp relative).
+
+    With M(z) = T(w)/(z√(2π)), w = 64/z² and zb = z + s:
+    M(z) − M(zb) = [T(wa)·s + z·(wa − wb)·D]/(z·zb·√(2π)), where D is the divided
+    difference (T(wa) − T(wb))/(wa − wb) and wa − wb = 64·s·(z + zb)/(z²·zb²) exactly in
+    real arithmetic; D comes from running Horner at wa and wb side by side.
+    """
+    if z >= _GAUSS_CUTOFF:
+        return 0.0
+    zb = z + s
+    wa = 64.0 / (z * z)
+    wb = 64.0 / (zb * zb)
+    at_a = _MILLS_TAIL[_TAIL_DEGREE]
+    at_b = at_a
+    slope = 0.0
+    for j in range(_TAIL_DEGREE - 1, -1, -1):
+        # δ_j = wa·δ_{j+1} + P_{j+1}(wb) for the Horner partials P_j of both points.
+        slope = slope * wa + at_b
+        at_a = at_a * wa + _MILLS_TAIL[j]
+        at_b = at_b * wb + _MILLS_TAIL[j]
+    correction = 64.0 * (z + zb) * slope / (z * zb * zb)
+    return _gauss(z) * (s * (at_a + correction) * _INV_SQRT_2PI / (z * zb))
 
 
 @njit(**JIT_INLINE)

@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 
 from pricing.config import JIT, JIT_INLINE
-from pricing.dmath import exp, log, norm_cdf, norm_cdf_and_pdf, sqrt
+from pricing.dmath import TAIL_GAP_THRESHOLD, exp, gaussian_tail_gap, log, norm_cdf, norm_cdf_and_pdf, sqrt
 from pricing.inputs import Prepared, prepare, require_non_negative, require_positive
 
 _SQRT_2PI = 2.5066282746310002
@@ -62,7 +62,10 @@ def _normalized_vol(beta: float, x: float) -> tuple[float, int]:
     for _ in range(_MAX_ITERATIONS):
         d1 = x / s + 0.5 * s
         n1, pdf1 = norm_cdf_and_pdf(d1)
-        b = e_half * n1 - e_minus_half * norm_cdf(d1 - s)
+        if -d1 >= TAIL_GAP_THRESHOLD:
+            b = e_half * gaussian_tail_gap(-d1, s)
+        else:
+            b = e_half * n1 - e_minus_half * norm_cdf(d1 - s)
         new = np.nan
         if b > 0.0:
             f = log(b) - ln_beta

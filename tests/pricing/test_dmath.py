@@ -163,6 +163,7 @@ def _kernel_calls():
     yield dmath.norm_cdf, (0.5,)
     yield dmath.norm_pdf, (0.5,)
     yield dmath.norm_cdf_and_pdf, (0.5,)
+    yield dmath.gaussian_tail_gap, (9.0, 0.01)
     yield black._greeks_kernel, (ones, ones, ones, ones, ones, ones, flags, True, np.empty((6, n)))
     yield black._price_kernel, (ones, ones, ones, ones, ones, ones, flags, np.empty(n))
     yield iv._iv_kernel, (ones * 0.1, ones, ones, ones, ones, ones, flags, np.empty(n), np.empty(n, np.int8))
@@ -177,3 +178,18 @@ def test_consensus_kernel_calls_no_transcendental_library_and_fuses_nothing(kern
     assert not re.search(r"\bv?f(n)?m(add|sub)\d", asm)
     # math.sqrt is declared as libm's sqrt but must lower to the sqrtsd instruction.
     assert not re.search(r"call\w*\s+[^\n]*\bsqrt", asm)
+
+
+def test_gaussian_tail_gap_is_relatively_accurate_without_cancellation():
+    def reference(z: float, s: float):
+        with naive.mp.workprec(200):
+            z_, s_ = naive.mp.mpf(z), naive.mp.mpf(s)
+            m = lambda v: naive.mp.ncdf(-v) * naive.mp.exp(v * v / 2)  # noqa: E731
+            return naive.mp.exp(-z_ * z_ / 2) * (m(z_) - m(z_ + s_))
+
+    worst = 0.0
+    # z ≤ 35 keeps results normal doubles (subnormals carry fewer significant bits).
+    for z, s in zip(RNG.uniform(8.0, 35.0, 2000), 10.0 ** RNG.uniform(-12.0, 1.5, 2000)):
+        exact = reference(float(z), float(s))
+        worst = max(worst, float(abs(dmath.gaussian_tail_gap(float(z), float(s)) - exact) / exact))
+    assert worst <= 2e-15

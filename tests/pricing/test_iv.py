@@ -41,12 +41,10 @@ def test_normalized_domain_is_solved_everywhere_from_deep_otm_to_near_the_upper_
     assert not np.any(status == NOT_CONVERGED)
     assert (status[price > 0.0] == OK).all()
     # The price pins σ where its elasticity vega·σ/price is not tiny (near the upper bound
-    # it vanishes). Beyond d1 < −10 the generated price itself carries a relative error
-    # above 1e-12 (F·N(d1) − K·N(d2) cancels; see docs/pricing.md), so σ is checked inside.
+    # it vanishes) and the price is a normal double (subnormals have few significant bits).
     vega = black76_greeks(1.0, strike, 1.0, total_vol, 0.0, True).vega
-    d1 = -x / total_vol + 0.5 * total_vol
-    pinned = (vega * total_vol >= 1e-2 * price) & (d1 > -10.0)
-    assert pinned.sum() > 0.6 * n
+    pinned = (vega * total_vol >= 1e-2 * price) & (price > 1e-300)
+    assert pinned.sum() > 0.7 * n
     assert np.max(np.abs(out[pinned] / total_vol[pinned] - 1.0)) <= 1e-12
 
 
