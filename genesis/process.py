@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from chain.address import parse_address
 from genesis.schema import AppGenesis
 from state.accounts import mint_coins
+from state.oracle import set_oracle_params
 from state.params import set_chain_id, set_params
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ def process_genesis(ws: WorkingState, app_genesis: AppGenesis, *, chain_id: str 
     written: an account gets one with its first signed transaction.
     """
     set_params(ws, app_genesis.params)
+    set_oracle_params(ws, app_genesis.oracle)
     if chain_id is not None:
         set_chain_id(ws, chain_id)
     for account in app_genesis.accounts:

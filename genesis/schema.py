@@ -33,6 +33,7 @@ from state.errors import (
     GenesisUnknownParam,
     InvalidAddress,
 )
+from state.oracle import OracleParams
 from state.params import PARAM_NAMES, Params, param_problem
 
 _DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)")
@@ -49,16 +50,18 @@ class GenesisAccount:
 class AppGenesis:
     params: Params = field(default_factory=Params)
     accounts: tuple[GenesisAccount, ...] = ()
+    oracle: OracleParams = field(default_factory=OracleParams)
 
     @classmethod
     def from_json(cls, obj: Any) -> AppGenesis:
         """Validate a parsed `app_state` object; raise a GenesisError on the first defect."""
         if obj is None:
             return cls()
-        _require_object(obj, "app_state", ("params", "accounts"))
+        _require_object(obj, "app_state", ("params", "accounts", "oracle"))
         genesis = cls(
             params=_params_from_json(obj.get("params", {})),
             accounts=_accounts_from_json(obj.get("accounts", [])),
+            oracle=_oracle_from_json(obj.get("oracle", {})),
         )
         for denom in DENOMS:
             supply = genesis.total_supply(denom)
@@ -94,6 +97,7 @@ class AppGenesis:
                 }
                 for account in self.accounts
             ],
+            "oracle": self.oracle.to_json(),
         }
 
     def total_supply(self, denom: str) -> int:
@@ -133,6 +137,26 @@ def _params_from_json(obj: Any) -> Params:
             raise GenesisInvalidParam(path, problem)
         values[name] = value
     return replace(Params(), **values)
+
+
+def _oracle_from_json(obj: Any) -> OracleParams:
+    """The `oracle` object: `underlyings` (list of names) and decimal-string integers."""
+    path = "app_state.oracle"
+    _require_object(obj, path, tuple(OracleParams.__dataclass_fields__))
+    defaults = OracleParams()
+    underlyings = obj.get("underlyings", list(defaults.underlyings))
+    if not isinstance(underlyings, list) or not all(isinstance(u, str) for u in underlyings):
+        raise GenesisInvalidParam(f"{path}.underlyings", "expected a JSON list of names")
+    values = {
+        name: _integer(obj[name], f"{path}.{name}", GenesisInvalidParam, allow_int=True)
+        for name in ("min_power_share_ppm", "twap_history_len", "max_extension_bytes")
+        if name in obj
+    }
+    params = replace(defaults, underlyings=tuple(underlyings), **values)
+    problem = params.problem()
+    if problem is not None:
+        raise GenesisInvalidParam(path, problem)
+    return params
 
 
 def _coin_from_json(obj: Any, path: str) -> Coin:

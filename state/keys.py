@@ -58,6 +58,16 @@ CHAIN_ID_KEY = b"meta/chain_id"
 """UTF-8 chain id fixed at genesis (Info/FinalizeBlock do not carry it)."""
 BLOCK_HEADER_KEY = b"meta/block"
 """Height and time of the block being executed / last executed (see state/block.py)."""
+ORACLE_PARAMS_KEY = b"orc/params"
+"""Oracle parameters fixed at genesis (see state/oracle.py)."""
+VOTE_EXTENSIONS_HEIGHT_KEY = b"meta/ve_height"
+"""u64 `vote_extensions_enable_height` from InitChain's consensus params (0 = disabled)."""
+ORACLE_PRICE_PREFIX = b"orc/price/"
+"""``orc/price/`` + lp(underlying) -> latest aggregated price record."""
+ORACLE_SEQ_PREFIX = b"orc/seq/"
+"""``orc/seq/`` + lp(underlying) -> u64 count of price observations ever recorded."""
+ORACLE_OBS_PREFIX = b"orc/obs/"
+"""``orc/obs/`` + lp(underlying) + u64 sequence -> price observation (TWAP history ring)."""
 
 
 def _lp(component: bytes) -> bytes:
@@ -101,3 +111,20 @@ def beacon_key(height: int) -> bytes:
 
 def param_key(name: str) -> bytes:
     return PARAM_PREFIX + _lp(name.encode())
+
+
+def oracle_price_key(underlying: str) -> bytes:
+    return ORACLE_PRICE_PREFIX + _lp(underlying.encode())
+
+
+def oracle_seq_key(underlying: str) -> bytes:
+    return ORACLE_SEQ_PREFIX + _lp(underlying.encode())
+
+
+def oracle_obs_prefix(underlying: str) -> bytes:
+    """Prefix of one underlying's observations; key order is sequence (= time) order."""
+    return ORACLE_OBS_PREFIX + _lp(underlying.encode())
+
+
+def oracle_obs_key(underlying: str, sequence: int) -> bytes:
+    return oracle_obs_prefix(underlying) + sequence.to_bytes(8, "big")
