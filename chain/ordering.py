@@ -23,6 +23,7 @@ That precomputed evaluation is the proposer's fallback when the full one misses 
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import tempfile
@@ -262,12 +263,18 @@ class _Cancelled(Exception):
     """chiavdf stopped early because its keep-alive file was removed."""
 
 
+_live_jobs: set[ProveJob] = set()
+_live_jobs_lock = threading.Lock()
+
+
 class ProveJob:
     """One VDF evaluation on a background thread, with a timeout and cancellation.
 
     chiavdf releases the GIL while proving, so the node keeps answering ABCI requests. It
     also polls a "keep-alive" file given by path and stops when the file disappears: that
-    is how `cancel` stops the squaring loop instead of leaving a thread burning a core."""
+    is how `cancel` stops the squaring loop instead of leaving a thread burning a core.
+    Jobs still running at interpreter exit are cancelled and joined first (`_stop_all`):
+    a process exiting under a running chiavdf call aborts in C++ (`std::terminate`)."""
 
     def __init__(self, seed: bytes, iterations: int, discriminant_bits: int) -> None:
         _require_params(iterations, discriminant_bits)
@@ -280,6 +287,8 @@ class ProveJob:
         fd, self._alive_path = tempfile.mkstemp(prefix="optio-vdf-")
         os.close(fd)
         self._thread = threading.Thread(target=self._run, name="optio-vdf", daemon=True)
+        with _live_jobs_lock:
+            _live_jobs.add(self)
         self._thread.start()
 
     def _run(self) -> None:
@@ -292,6 +301,8 @@ class ProveJob:
             self._error = exc
         finally:
             self._remove_alive_file()
+            with _live_jobs_lock:
+                _live_jobs.discard(self)
             self._done.set()
 
     def _remove_alive_file(self) -> None:
@@ -319,6 +330,16 @@ class ProveJob:
         """Stop the evaluation (chiavdf notices within a few ms); `result()` is then None
         unless it had already finished."""
         self._remove_alive_file()
+
+
+@atexit.register
+def _stop_all() -> None:
+    with _live_jobs_lock:
+        jobs = list(_live_jobs)
+    for job in jobs:
+        job.cancel()
+    for job in jobs:
+        job._thread.join()
 
 
 def prove_with_deadline(seed: bytes, iterations: int, discriminant_bits: int,
