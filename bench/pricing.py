@@ -67,6 +67,19 @@ def make_inputs(n: int, seed: int = SEED) -> dict[str, np.ndarray]:
     }
 
 
+def make_iv_inputs(n: int, seed: int = SEED + 1) -> dict[str, np.ndarray]:
+    """Well-posed implied-vol problems, the same for every library: out-of-the-money options
+    (calls above the forward, puts below) within two standard deviations of the forward, so
+    the price carries enough time value for every solver to accept it."""
+    x = make_inputs(4 * n, seed)
+    x["is_call"] = x["strike"] >= x["forward"]
+    keep = np.abs(np.log(x["strike"] / x["forward"])) <= 2.0 * x["sigma"] * np.sqrt(x["t"])
+    picked = {key: val[keep][:n] for key, val in x.items()}
+    if picked["strike"].shape[0] != n:
+        raise RuntimeError("not enough well-posed implied-vol problems drawn")
+    return picked
+
+
 def best_rate(fn: Callable[[], object], n: int, repeats: int) -> float:
     """Options per second: n over the fastest of ``repeats`` timed calls, after one warm-up."""
     fn()
@@ -87,18 +100,17 @@ def bench_optio(n: int, repeats: int) -> dict[str, float]:
 
     x = make_inputs(n)
     args = (x["forward"], x["strike"], x["t"], x["sigma"], x["r"], x["is_call"])
-    prices = np.asarray(black76_price(*args))
-    iv_args = (prices, x["forward"], x["strike"], x["t"], x["r"], x["is_call"])
+    y = make_iv_inputs(n)
+    iv_args = (optio_prices(y), y["forward"], y["strike"], y["t"], y["r"], y["is_call"])
     return {
         "optio_greeks_per_s": best_rate(lambda: black76_greeks(*args), n, repeats),
         "optio_iv_per_s": best_rate(lambda: black76_iv(*iv_args), n, repeats),
     }
 
 
-def optio_prices(n: int) -> np.ndarray:
+def optio_prices(x: dict[str, np.ndarray]) -> np.ndarray:
     from pricing.black import black76_price
 
-    x = make_inputs(n)
     return np.asarray(black76_price(x["forward"], x["strike"], x["t"], x["sigma"], x["r"], x["is_call"]))
 
 
@@ -116,14 +128,17 @@ def bench_pvv_inside(n: int, repeats: int) -> dict[str, float]:
         pvv.vectorized_black(flag, f, k, t, r, s, return_as="numpy")
         pvv.get_all_greeks(flag, f, k, t, r, s, model="black", return_as="dict")
 
-    prices = pvv.vectorized_black(flag, f, k, t, r, s, return_as="numpy")
+    y = make_iv_inputs(n)
+    y_flag = np.where(y["is_call"], "c", "p")
+    y_f, y_k, y_t, y_r = y["forward"], y["strike"], y["t"], y["r"]
+    prices = pvv.vectorized_black(y_flag, y_f, y_k, y_t, y_r, y["sigma"], return_as="numpy")
+
+    def ivs() -> None:
+        pvv.vectorized_implied_volatility_black(prices, y_f, y_k, y_r, y_t, y_flag, return_as="numpy")
+
     return {
         "pvv_greeks_per_s": best_rate(greeks, n, repeats),
-        "pvv_iv_per_s": best_rate(
-            lambda: pvv.vectorized_implied_volatility_black(prices, f, k, r, t, flag, return_as="numpy"),
-            n,
-            repeats,
-        ),
+        "pvv_iv_per_s": best_rate(ivs, n, repeats),
     }
 
 
@@ -165,7 +180,11 @@ def bench_vollib(n: int, repeats: int) -> dict[str, float]:
         zip(np.where(x["is_call"], "c", "p").tolist(), x["forward"].tolist(), x["strike"].tolist(),
             x["t"].tolist(), x["r"].tolist(), x["sigma"].tolist())
     )
-    prices = optio_prices(n).tolist()
+    y = make_iv_inputs(n)
+    iv_rows = list(
+        zip(np.where(y["is_call"], "c", "p").tolist(), y["forward"].tolist(), y["strike"].tolist(),
+            y["t"].tolist(), y["r"].tolist(), optio_prices(y).tolist())
+    )
 
     def greeks() -> None:
         for flag, f, k, t, r, s in rows:
@@ -177,7 +196,7 @@ def bench_vollib(n: int, repeats: int) -> dict[str, float]:
             g.rho(flag, f, k, t, r, s)
 
     def ivs() -> None:
-        for (flag, f, k, t, r, _), p in zip(rows, prices):
+        for flag, f, k, t, r, p in iv_rows:
             implied_volatility(p, f, k, r, t, flag)
 
     return {
@@ -197,7 +216,11 @@ def bench_quantlib(n: int, repeats: int) -> dict[str, float]:
         zip(x["is_call"].tolist(), x["forward"].tolist(), x["strike"].tolist(), x["t"].tolist(),
             x["r"].tolist(), x["sigma"].tolist())
     )
-    prices = optio_prices(n).tolist()
+    y = make_iv_inputs(n)
+    iv_rows = list(
+        zip(y["is_call"].tolist(), y["forward"].tolist(), y["strike"].tolist(), y["t"].tolist(),
+            y["r"].tolist(), optio_prices(y).tolist())
+    )
     call, put = ql.Option.Call, ql.Option.Put
 
     def greeks() -> None:
@@ -212,7 +235,7 @@ def bench_quantlib(n: int, repeats: int) -> dict[str, float]:
             calc.rho(t)
 
     def ivs() -> None:
-        for (is_call, f, k, t, r, _), p in zip(rows, prices):
+        for is_call, f, k, t, r, p in iv_rows:
             ql.blackFormulaImpliedStdDev(call if is_call else put, k, f, p, math.exp(-r * t)) / math.sqrt(t)
 
     return {
@@ -248,7 +271,7 @@ def instrument_universe(rng: np.random.Generator) -> dict[str, np.ndarray]:
     forward = 100.0 * np.exp(0.03 * expiry_a)
     # Futures have no strike or vol of their own; any positive placeholder keeps the lookup valid.
     lookup_strike = np.where(strike_a > 0.0, strike_a, 100.0)
-    vol = surface_implied_vols(surface, 100.0, lookup_strike, np.maximum(expiry_a, 1e-6))
+    vol = surface_implied_vols(surface, forward, lookup_strike, np.maximum(expiry_a, 1e-6))
     return {"kind": np.array(kind), "strike": strike_a, "expiry": expiry_a, "forward": forward, "vol": vol}
 
 

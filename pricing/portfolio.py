@@ -72,11 +72,13 @@ class ScenarioGrid:
             raise ValueError("min_days and min_vol must be positive")
         if any(m <= -1.0 for m in self.extended_moves) or not 0.0 <= self.extended_weight <= 1.0:
             raise ValueError("extended moves must exceed -100% and the weight lie in [0, 1]")
+        # Spelled out rather than np.linspace, whose arithmetic is NumPy's to change: these
+        # numbers feed consensus results.
+        last = max(self.price_steps - 1, 1)
+        core = [-self.price_range + 2.0 * self.price_range * i / last for i in range(self.price_steps)]
         if self.price_steps == 1:
-            core = np.zeros(1)
-        else:
-            core = np.linspace(-self.price_range, self.price_range, self.price_steps)
-        moves = np.concatenate([core, np.asarray(self.extended_moves, dtype=np.float64)])
+            core = [0.0]
+        moves = np.array(core + [float(m) for m in self.extended_moves], dtype=np.float64)
         moves.setflags(write=False)
         object.__setattr__(self, "_moves", moves)
         params = np.array(

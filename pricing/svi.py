@@ -119,13 +119,13 @@ def _surface_w_many(
 def _surface_vols_many(
     expiries: np.ndarray,
     params: np.ndarray,
-    forward: float,
+    forwards: np.ndarray,
     strikes: np.ndarray,
     ts: np.ndarray,
     out: np.ndarray,
 ) -> None:
     for i in range(strikes.shape[0]):
-        k = log(strikes[i] / forward)
+        k = log(strikes[i] / forwards[i])
         out[i] = np.sqrt(_surface_w(expiries, params, k, ts[i]) / ts[i])
 
 
@@ -145,16 +145,17 @@ def surface_total_variance(surface: SVISurface, k: np.ndarray, t: np.ndarray) ->
 
 
 def surface_implied_vols(
-    surface: SVISurface, forward: float, strikes: np.ndarray, t: np.ndarray
+    surface: SVISurface, forward: np.ndarray | float, strikes: np.ndarray, t: np.ndarray
 ) -> np.ndarray:
-    """Implied volatility sqrt(w / t) at the given strikes and expiries for one forward."""
-    ks, ts = np.broadcast_arrays(_as_f64(strikes), _as_f64(t))
-    ks, ts = np.ascontiguousarray(ks), np.ascontiguousarray(ts)
-    positive_finite = (ks > 0.0) & (ks < np.inf) & (ts > 0.0) & (ts < np.inf)
-    if not 0.0 < forward < np.inf or not np.all(positive_finite):
-        raise ValueError("forward and strikes must be positive and finite, expiries positive")
+    """Implied volatility sqrt(w / t) at strikes and expiries, with k = ln(strike / forward);
+    ``forward`` is one number or one forward per point (the forward of each expiry)."""
+    arrays = np.broadcast_arrays(_as_f64(forward), _as_f64(strikes), _as_f64(t))
+    fs, ks, ts = (np.ascontiguousarray(a) for a in arrays)
+    positive_finite = (fs > 0.0) & (ks > 0.0) & (ts > 0.0) & np.isfinite(fs + ks + ts)
+    if not np.all(positive_finite):
+        raise ValueError("forwards, strikes and expiries must be positive and finite")
     out = np.empty(ks.shape[0], dtype=np.float64)
-    _surface_vols_many(surface.expiries, surface.params, float(forward), ks, ts, out)
+    _surface_vols_many(surface.expiries, surface.params, fs, ks, ts, out)
     return out
 
 

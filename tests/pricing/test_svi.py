@@ -52,6 +52,16 @@ def test_implied_vols_match_the_reference_everywhere_on_the_surface():
         assert vol == pytest.approx(naive_svi.implied_vol(expiries, params, 100.0, k, t), rel=1e-13)
 
 
+def test_each_point_may_carry_the_forward_of_its_own_expiry():
+    surface = svi_surface_fixture()
+    forwards = np.array([99.0, 100.5, 102.0])
+    strikes = np.array([95.0, 100.0, 110.0])
+    ts = np.array([0.1, 0.5, 1.5])
+    together = surface_implied_vols(surface, forwards, strikes, ts)
+    one_by_one = [surface_implied_vols(surface, f, k, t)[0] for f, k, t in zip(forwards, strikes, ts)]
+    np.testing.assert_array_equal(together, one_by_one)
+
+
 def test_total_variance_equals_the_slice_at_each_expiry():
     surface = svi_surface_fixture()
     for i, t in enumerate(surface.expiries):
