@@ -10,7 +10,7 @@ from pricing.montecarlo import norm_ppf_array, price_asian, price_barrier
 from tests.pricing import naive_montecarlo
 from tests.pricing.determinism_grids import MC_SEED, digest, interpreted_output, montecarlo_outputs
 
-MONTECARLO_GOLDEN_SHA256 = "41805d4b2d59e59be6c7c93d9c420a90c0766c83509a4c7eb776de11d54f182c"
+MONTECARLO_GOLDEN_SHA256 = "568aa65b77ecd2d060497e3afafbd2323da637f515da21fcfde181046a78f92b"
 N = NormalDist()
 MARKET = {"spot": 100.0, "strike": 100.0, "t": 1.0, "vol": 0.3, "rate": 0.05, "div_yield": 0.0}
 

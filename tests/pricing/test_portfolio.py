@@ -16,7 +16,7 @@ from pricing.portfolio import (
 from tests.pricing import naive_portfolio
 from tests.pricing.determinism_grids import digest, interpreted_output, portfolio_outputs, random_instruments
 
-PORTFOLIO_GOLDEN_SHA256 = "40fee14262c679b88912b15b51162db3de0f53b0fb29141c6bea160de492873c"
+PORTFOLIO_GOLDEN_SHA256 = "426ad1bad97367fbd9bf8aba4d104d1ff547588a5fd89a08ea73486d66150c52"
 GRID = ScenarioGrid()
 
 

@@ -20,7 +20,7 @@ from pricing.svi import (
 from tests.pricing import naive_svi
 from tests.pricing.determinism_grids import digest, interpreted_output, svi_outputs, svi_surface_fixture
 
-SVI_GOLDEN_SHA256 = "111204709750da8750fe1d93faf4c2d504c2d815fbaa0a825ac951c133f33cec"
+SVI_GOLDEN_SHA256 = "3fd828c3ce1ee040f866e18948ca45f7314c6b6567e3f2f8a5b3f87deeb826b6"
 K_GRID = np.linspace(-3.0, 3.0, 1201)
 
 # Axel Vogt's slice from Gatheral & Jacquier, "Arbitrage-free SVI volatility surfaces" (2014):
