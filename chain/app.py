@@ -36,8 +36,9 @@ import logging
 from collections import OrderedDict
 from typing import Final
 
-from abci.proto import abci_pb2
+from abci.proto import abci_pb2, crypto_pb2
 from chain.query import answer_query
+from chain.staking_block import process_staking_begin_block
 from chain.tx import SignedTx, decode_tx
 from genesis.process import process_genesis
 from genesis.schema import AppGenesis
@@ -46,7 +47,13 @@ from state.block import NANOS_PER_SECOND, BlockHeader, process_block_header
 from state.errors import OptioError, QueryHeightUnavailable
 from state.events import Event
 from state.params import Params, get_chain_id, get_params
+from state.staking import (
+    check_staking_invariants,
+    process_genesis_validators,
+    process_staking_end_block,
+)
 from state.store import Store, WorkingState
+from state.validators import Validator
 
 log = logging.getLogger("optio.app")
 
@@ -122,17 +129,22 @@ class OptioApp:
     def init_chain(self, req: abci_pb2.RequestInitChain) -> abci_pb2.ResponseInitChain:
         genesis = AppGenesis.from_json_bytes(req.app_state_bytes)
         ws = self._store.working()
+        initial_height = max(req.initial_height, 1)
+        offered = tuple(_validator_of(update) for update in req.validators)
         process_genesis(ws, genesis, chain_id=req.chain_id)
+        validators = process_genesis_validators(ws, genesis, offered, initial_height)
         # The mempool may see txs before block 1 is committed: check them against genesis too.
         self._check = self._store.working()
         process_genesis(self._check, genesis, chain_id=req.chain_id)
+        process_genesis_validators(self._check, genesis, offered, initial_height)
         self._load_chain_constants(ws)
         self._pending = ws
         self._pending_height = req.initial_height - 1 if req.initial_height > 0 else 0
         app_hash = ws.app_hash()
         log.info("genesis loaded: chain %s, %d accounts, app hash %s",
                  req.chain_id, len(genesis.accounts), app_hash.hex().upper())
-        return abci_pb2.ResponseInitChain(app_hash=app_hash)
+        return abci_pb2.ResponseInitChain(
+            app_hash=app_hash, validators=[_validator_update(v) for v in validators])
 
     def prepare_proposal(
         self, req: abci_pb2.RequestPrepareProposal
@@ -188,14 +200,19 @@ class OptioApp:
         time_ns = req.time.seconds * NANOS_PER_SECOND + req.time.nanos
         process_block_header(ws, BlockHeader(height=req.height, time_ns=time_ns))
         events = self._begin_block(ws, req)
+        events += process_staking_begin_block(ws, req)  # rewards, evidence, liveness
         results = [self._deliver(ws, raw, req.height) for raw in req.txs]
-        events += self._end_block(ws, req)
-        if self._check_invariants and not is_supply_conserved(ws):
-            raise RuntimeError(f"invariant broken at height {req.height}: supply not conserved")
+        end_events, updates = self._end_block(ws, req)
+        events += end_events
+        if self._check_invariants:
+            if not is_supply_conserved(ws):
+                raise RuntimeError(f"invariant broken at height {req.height}: supply not conserved")
+            check_staking_invariants(ws, req.height)
         self._pending = ws
         self._pending_height = req.height
         return abci_pb2.ResponseFinalizeBlock(
-            events=events, tx_results=results, app_hash=ws.app_hash()
+            events=events, tx_results=results, app_hash=ws.app_hash(),
+            validator_updates=[_validator_update(v) for v in updates],
         )
 
     def _begin_block(
@@ -206,9 +223,11 @@ class OptioApp:
 
     def _end_block(
         self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock
-    ) -> list[abci_pb2.Event]:
-        """Work after the block's txs (validator-set changes, rewards, unbonding maturity)."""
-        return []
+    ) -> tuple[list[abci_pb2.Event], tuple[Validator, ...]]:
+        """Work after the block's txs: unbonding maturity and validator-set changes, which
+        CometBFT applies from height + 2 (state/staking.py)."""
+        events, updates = process_staking_end_block(ws, req.height)
+        return [_abci_event(e) for e in events], updates
 
     def commit(self, req: abci_pb2.RequestCommit) -> abci_pb2.ResponseCommit:
         if self._pending is None:
@@ -251,6 +270,18 @@ class OptioApp:
         except OptioError as exc:
             return abci_pb2.ExecTxResult(code=exc.code, log=exc.message, codespace=exc.codespace)
         return abci_pb2.ExecTxResult(code=0, events=[_abci_event(e) for e in receipt.events])
+
+
+def _validator_of(update: abci_pb2.ValidatorUpdate) -> Validator:
+    """An InitChain validator; CometBFT genesis allows only ed25519 keys here (consensus params)."""
+    if update.pub_key.WhichOneof("sum") != "ed25519":
+        raise RuntimeError("InitChain offered a non-ed25519 validator key; Optio supports ed25519 only")
+    return Validator.of(update.pub_key.ed25519, update.power)
+
+
+def _validator_update(validator: Validator) -> abci_pb2.ValidatorUpdate:
+    return abci_pb2.ValidatorUpdate(
+        pub_key=crypto_pb2.PublicKey(ed25519=validator.pub_key), power=validator.power)
 
 
 def _abci_event(event: Event) -> abci_pb2.Event:

@@ -28,10 +28,15 @@ from google.protobuf.message import DecodeError, Message
 from chain.address import account_id_from_public_key, format_address, parse_address
 from chain.ed25519 import is_valid_public_key, verify_signature
 from chain.proto import tx_pb2
-from state.denoms import DENOMS, FEE_DENOM, MAX_AMOUNT, is_known_denom
+from state.denoms import DENOMS, FEE_DENOM, MAX_AMOUNT, UOPT, is_known_denom
 from state.errors import (
     EmptyTx,
     InvalidAmount,
+    InvalidCommission,
+    InvalidConsensusKey,
+    InvalidMoniker,
+    SelfRedelegation,
+    WrongStakingDenom,
     InvalidFeeDenom,
     InvalidNonce,
     InvalidPublicKey,
@@ -77,8 +82,64 @@ class Send:
         return format_address(self.to_id)
 
 
-TxMessage = Send
+@dataclass(frozen=True, slots=True)
+class CreateValidator:
+    """Register the signer as validator operator with a consensus key; bond `amount` uopt."""
+
+    operator_id: bytes
+    pub_key: bytes
+    commission_ppm: int
+    moniker: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class EditValidator:
+    """Change the signer's validator; None leaves a field unchanged."""
+
+    operator_id: bytes
+    moniker: str | None
+    commission_ppm: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Delegate:
+    delegator_id: bytes
+    validator_id: bytes
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Undelegate:
+    delegator_id: bytes
+    validator_id: bytes
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Redelegate:
+    delegator_id: bytes
+    source_id: bytes
+    destination_id: bytes
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unjail:
+    operator_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class WithdrawRewards:
+    delegator_id: bytes
+    validator_id: bytes
+
+
+TxMessage = (Send | CreateValidator | EditValidator | Delegate | Undelegate | Redelegate
+             | Unjail | WithdrawRewards)
 """Union of typed messages; grows as the Msg oneof does."""
+MAX_MONIKER_BYTES = 70
+MAX_COMMISSION_PPM = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +222,82 @@ def _decode_send(index: int, send: tx_pb2.MsgSend, signer_id: bytes) -> Send:
     return Send(from_id=from_id, to_id=to_id, denom=send.amount.denom, amount=amount)
 
 
+def _signer_address(index: int, text: str, signer_id: bytes) -> bytes:
+    """Parse an address field that must name the signer (SignerMismatch otherwise)."""
+    account_id = parse_address(text)
+    if account_id != signer_id:
+        raise SignerMismatch(index, text, format_address(signer_id))
+    return account_id
+
+
+def _stake_amount(coin: tx_pb2.Coin) -> int:
+    _check_denom(coin.denom)
+    if coin.denom != UOPT:
+        raise WrongStakingDenom(coin.denom, UOPT)
+    return parse_amount(coin.amount, coin.denom, allow_zero=False)
+
+
+def _check_moniker(moniker: str) -> None:
+    size = len(moniker.encode())
+    if not moniker.strip():
+        raise InvalidMoniker("it is empty; name the validator")
+    if size > MAX_MONIKER_BYTES:
+        raise InvalidMoniker(f"{size} bytes, at most {MAX_MONIKER_BYTES}")
+    if any(ch < " " or ch == "\x7f" for ch in moniker):
+        raise InvalidMoniker("control characters are not allowed")
+
+
+def _check_commission(rate_ppm: int) -> None:
+    if rate_ppm > MAX_COMMISSION_PPM:
+        raise InvalidCommission(rate_ppm)
+
+
+def _decode_staking(index: int, msg: tx_pb2.Msg, kind: str, signer_id: bytes) -> TxMessage:
+    """Stateless checks of one staking message (addresses, signer, key, rates, amounts)."""
+    if kind == "create_validator":
+        m = msg.create_validator
+        operator = _signer_address(index, m.operator_address, signer_id)
+        key = m.consensus_pub_key
+        if len(key) != PUBLIC_KEY_BYTES:
+            raise InvalidConsensusKey(f"{len(key)} bytes, expected 32")
+        if not is_valid_public_key(key):
+            raise InvalidConsensusKey("not a usable ed25519 curve point")
+        _check_commission(m.commission_ppm)
+        _check_moniker(m.moniker)
+        return CreateValidator(operator, key, m.commission_ppm, m.moniker, _stake_amount(m.self_bond))
+    if kind == "edit_validator":
+        e = msg.edit_validator
+        operator = _signer_address(index, e.operator_address, signer_id)
+        moniker = e.moniker if e.HasField("moniker") else None
+        rate = e.commission_ppm if e.HasField("commission_ppm") else None
+        if moniker is not None:
+            _check_moniker(moniker)
+        if rate is not None:
+            _check_commission(rate)
+        return EditValidator(operator, moniker, rate)
+    if kind in ("delegate", "undelegate"):
+        d = msg.delegate if kind == "delegate" else msg.undelegate
+        delegator = _signer_address(index, d.delegator_address, signer_id)
+        validator = parse_address(d.validator_address)
+        cls = Delegate if kind == "delegate" else Undelegate
+        return cls(delegator, validator, _stake_amount(d.amount))
+    if kind == "redelegate":
+        r = msg.redelegate
+        delegator = _signer_address(index, r.delegator_address, signer_id)
+        source = parse_address(r.src_validator_address)
+        destination = parse_address(r.dst_validator_address)
+        if source == destination:
+            raise SelfRedelegation(format_address(source))
+        return Redelegate(delegator, source, destination, _stake_amount(r.amount))
+    if kind == "unjail":
+        return Unjail(_signer_address(index, msg.unjail.validator_address, signer_id))
+    if kind == "withdraw_rewards":
+        w = msg.withdraw_rewards
+        delegator = _signer_address(index, w.delegator_address, signer_id)
+        return WithdrawRewards(delegator, parse_address(w.validator_address))
+    raise UnknownMessage(index)
+
+
 def decode_tx(
     raw: bytes,
     chain_id: str,
@@ -211,6 +348,8 @@ def decode_tx(
         kind = msg.WhichOneof("sum")
         if kind == "send":
             messages.append(_decode_send(index, msg.send, signer_id))
+        elif kind is not None:
+            messages.append(_decode_staking(index, msg, kind, signer_id))
         else:
             raise UnknownMessage(index)
     return SignedTx(
@@ -250,6 +389,24 @@ def build_send_msg(from_address: str, to_address: str, amount: int, denom: str) 
     )
 
 
+def build_staking_msg(kind: str, **fields: object) -> tx_pb2.Msg:
+    """One staking message wrapped in Msg: `kind` is the oneof name (`create_validator`,
+    `edit_validator`, `delegate`, `undelegate`, `redelegate`, `unjail`, `withdraw_rewards`) and
+    `fields` its proto fields, with amounts given as ints of uopt (`self_bond=`, `amount=`)."""
+    values = {k: _coin(UOPT, v) if k in ("self_bond", "amount") and isinstance(v, int) else v
+              for k, v in fields.items()}
+    msg = tx_pb2.Msg()
+    getattr(msg, kind).CopyFrom(getattr(tx_pb2, _STAKING_MSG_TYPES[kind])(**values))
+    return msg
+
+
+_STAKING_MSG_TYPES = {
+    "create_validator": "MsgCreateValidator", "edit_validator": "MsgEditValidator",
+    "delegate": "MsgDelegate", "undelegate": "MsgUndelegate", "redelegate": "MsgRedelegate",
+    "unjail": "MsgUnjail", "withdraw_rewards": "MsgWithdrawRewards",
+}
+
+
 def build_tx_body(
     *,
     chain_id: str,
@@ -284,6 +441,27 @@ def sign_tx(private_key: Ed25519PrivateKey | bytes, body: bytes) -> bytes:
     key = _private_key(private_key)
     tx = tx_pb2.Tx(body=body, pub_key=public_key_bytes(key), signature=key.sign(sign_bytes(body)))
     return tx.SerializeToString(deterministic=True)
+
+
+def build_msgs_tx(
+    private_key: Ed25519PrivateKey | bytes,
+    messages: Sequence[tx_pb2.Msg],
+    *,
+    chain_id: str,
+    nonce: int,
+    fee: int = 0,
+    memo: str = "",
+    timeout_height: int = 0,
+) -> bytes:
+    """A signed transaction of any messages (e.g. from `build_staking_msg`); raw Tx bytes."""
+    body = build_tx_body(chain_id=chain_id, nonce=nonce, messages=messages, fee=fee, memo=memo,
+                         timeout_height=timeout_height)
+    return sign_tx(private_key, body)
+
+
+def signer_address(private_key: Ed25519PrivateKey | bytes) -> str:
+    """The `optio1…` address that signs with `private_key`."""
+    return format_address(account_id_from_public_key(public_key_bytes(private_key)))
 
 
 def build_send_tx(

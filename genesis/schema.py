@@ -6,7 +6,12 @@ integers are accepted for parameters too)::
     {
       "params":   {"min_fee_uusd": "100", ...},          # optional, defaults fill gaps
       "accounts": [{"address": "optio1…",
-                    "balances": [{"denom": "uusd", "amount": "1000000"}]}]
+                    "balances": [{"denom": "uusd", "amount": "1000000"}]}],
+      "staking":  {"validators": [{"operator": "optio1…", "pub_key": "<base64 ed25519>",
+                                   "self_bond": "1000000", "commission_ppm": "50000",
+                                   "moniker": "node0"}],
+                   "delegations": [{"delegator": "optio1…", "validator": "optio1…",
+                                    "amount": "500000"}]}     # optional
     }
 
 Total supply is not written: it is the sum of the balances. Every defect raises
@@ -15,12 +20,14 @@ a `GenesisError` subclass naming the JSON path of the bad value.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chain.address import parse_address
+from chain.ed25519 import is_valid_public_key
 from state.denoms import DENOMS, MAX_AMOUNT, Coin
 from state.errors import (
     GenesisDuplicateAccount,
@@ -28,6 +35,7 @@ from state.errors import (
     GenesisInvalidAddress,
     GenesisInvalidBalance,
     GenesisInvalidParam,
+    GenesisInvalidValidator,
     GenesisSupplyOverflow,
     GenesisUnknownDenom,
     GenesisUnknownParam,
@@ -47,9 +55,39 @@ class GenesisAccount:
 
 
 @dataclass(frozen=True, slots=True)
+class GenesisValidator:
+    """A validator bonded at genesis from its operator's genesis uopt balance."""
+
+    operator: str
+    pub_key: bytes
+    """32-byte ed25519 consensus key (base64 in JSON, as CometBFT writes it)."""
+    self_bond: int
+    commission_ppm: int = 0
+    moniker: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GenesisDelegation:
+    delegator: str
+    validator: str
+    """Operator address of a genesis validator."""
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class GenesisStaking:
+    """Optional `app_state.staking`: without validators, CometBFT's genesis validators are
+    kept as fixed members of the set (see state/staking.py)."""
+
+    validators: tuple[GenesisValidator, ...] = ()
+    delegations: tuple[GenesisDelegation, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class AppGenesis:
     params: Params = field(default_factory=Params)
     accounts: tuple[GenesisAccount, ...] = ()
+    staking: GenesisStaking = field(default_factory=GenesisStaking)
     oracle: OracleParams = field(default_factory=OracleParams)
 
     @classmethod
@@ -57,10 +95,11 @@ class AppGenesis:
         """Validate a parsed `app_state` object; raise a GenesisError on the first defect."""
         if obj is None:
             return cls()
-        _require_object(obj, "app_state", ("params", "accounts", "oracle"))
+        _require_object(obj, "app_state", ("params", "accounts", "staking", "oracle"))
         genesis = cls(
             params=_params_from_json(obj.get("params", {})),
             accounts=_accounts_from_json(obj.get("accounts", [])),
+            staking=_staking_from_json(obj.get("staking", {})),
             oracle=_oracle_from_json(obj.get("oracle", {})),
         )
         for denom in DENOMS:
@@ -84,7 +123,14 @@ class AppGenesis:
         return cls.from_json(obj)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object `from_json` accepts; every integer as a decimal string."""
+        """The JSON object `from_json` accepts; every integer as a decimal string. The
+        `staking` section appears only when it declares something."""
+        obj = self._base_json()
+        if self.staking.validators or self.staking.delegations:
+            obj["staking"] = _staking_to_json(self.staking)
+        return obj
+
+    def _base_json(self) -> dict[str, Any]:
         return {
             "params": {name: str(getattr(self.params, name)) for name in PARAM_NAMES},
             "accounts": [
@@ -195,6 +241,80 @@ def _account_from_json(obj: Any, path: str) -> tuple[bytes, GenesisAccount]:
             raise GenesisInvalidBalance(f"{path}.balances[{index}]", f"second balance in {coin.denom}")
         balances.append(coin)
     return account_id, GenesisAccount(address=address.lower(), balances=tuple(balances))
+
+
+def _staking_to_json(staking: GenesisStaking) -> dict[str, Any]:
+    return {
+        "validators": [
+            {"operator": v.operator, "pub_key": base64.b64encode(v.pub_key).decode(),
+             "self_bond": str(v.self_bond), "commission_ppm": str(v.commission_ppm),
+             "moniker": v.moniker}
+            for v in staking.validators
+        ],
+        "delegations": [
+            {"delegator": d.delegator, "validator": d.validator, "amount": str(d.amount)}
+            for d in staking.delegations
+        ],
+    }
+
+
+def _genesis_address(obj: Any, path: str) -> str:
+    if not isinstance(obj, str):
+        raise GenesisInvalidValidator(path, "expected an optio1… address string")
+    try:
+        parse_address(obj)
+    except InvalidAddress as exc:
+        raise GenesisInvalidValidator(path, exc.message) from None
+    return obj.lower()
+
+
+def _genesis_validator(obj: Any, path: str) -> GenesisValidator:
+    _require_object(obj, path, ("operator", "pub_key", "self_bond", "commission_ppm", "moniker"))
+    operator = _genesis_address(obj.get("operator"), f"{path}.operator")
+    try:
+        pub_key = base64.b64decode(obj.get("pub_key", ""), validate=True)
+    except (ValueError, TypeError):
+        raise GenesisInvalidValidator(f"{path}.pub_key", "not base64") from None
+    if len(pub_key) != 32 or not is_valid_public_key(pub_key):
+        raise GenesisInvalidValidator(f"{path}.pub_key", "not a usable 32-byte ed25519 key")
+    self_bond = _integer(obj.get("self_bond"), f"{path}.self_bond", GenesisInvalidValidator,
+                         allow_int=True)
+    if not 0 < self_bond <= MAX_AMOUNT:
+        raise GenesisInvalidValidator(f"{path}.self_bond", "must be positive uopt")
+    commission = _integer(obj.get("commission_ppm", 0), f"{path}.commission_ppm",
+                          GenesisInvalidValidator, allow_int=True)
+    if not 0 <= commission <= 1_000_000:
+        raise GenesisInvalidValidator(f"{path}.commission_ppm", "must be 0..1000000")
+    moniker = obj.get("moniker", "")
+    if not isinstance(moniker, str) or len(moniker.encode()) > 70:
+        raise GenesisInvalidValidator(f"{path}.moniker", "expected a string of at most 70 bytes")
+    return GenesisValidator(operator, pub_key, self_bond, commission, moniker)
+
+
+def _genesis_delegation(obj: Any, path: str) -> GenesisDelegation:
+    _require_object(obj, path, ("delegator", "validator", "amount"))
+    amount = _integer(obj.get("amount"), f"{path}.amount", GenesisInvalidValidator, allow_int=True)
+    if not 0 < amount <= MAX_AMOUNT:
+        raise GenesisInvalidValidator(f"{path}.amount", "must be positive uopt")
+    return GenesisDelegation(_genesis_address(obj.get("delegator"), f"{path}.delegator"),
+                             _genesis_address(obj.get("validator"), f"{path}.validator"), amount)
+
+
+def _staking_from_json(obj: Any) -> GenesisStaking:
+    _require_object(obj, "app_state.staking", ("validators", "delegations"))
+    lists = []
+    for name, parse in (("validators", _genesis_validator), ("delegations", _genesis_delegation)):
+        items = obj.get(name, [])
+        if not isinstance(items, list):
+            raise GenesisError(f"app_state.staking.{name}", "expected a JSON list")
+        lists.append([parse(item, f"app_state.staking.{name}[{i}]") for i, item in enumerate(items)])
+    validators = tuple(lists[0])
+    operators = [v.operator for v in validators]
+    keys = [v.pub_key for v in validators]
+    if len(set(operators)) != len(operators) or len(set(keys)) != len(keys):
+        raise GenesisInvalidValidator("app_state.staking.validators",
+                                      "an operator or consensus key is listed twice")
+    return GenesisStaking(validators=validators, delegations=tuple(lists[1]))
 
 
 def _accounts_from_json(obj: Any) -> tuple[GenesisAccount, ...]:

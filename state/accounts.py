@@ -21,16 +21,19 @@ nonce n is accepted iff it is unused and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from chain.address import format_address, parse_address
 from state import keys
 from state.codec import decode_u64, encode_u64
-from state.denoms import DENOMS, FEE_DENOM, MAX_AMOUNT, Coin
+from state.denoms import DENOMS, FEE_DENOM, MAX_AMOUNT, UOPT, Coin
 from state.errors import (
     FeeBelowMinimum,
     InsufficientFunds,
+    ModuleAccountRecipient,
     NonceReplayed,
     NonceTooFarAhead,
     NonceTooOld,
@@ -40,7 +43,7 @@ from state.events import Event
 from state.params import Params, get_params
 
 if TYPE_CHECKING:
-    from chain.tx import Send, SignedTx
+    from chain.tx import Send, SignedTx, TxMessage
     from state.store import WorkingState
 
 
@@ -189,6 +192,29 @@ def _credit(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> Non
     ws.set(keys.balance_key(account_id, denom), encode_u64(balance))
 
 
+def transfer_coins(
+    ws: WorkingState, from_id: bytes, to_id: bytes, denom: str, amount: int
+) -> None:
+    """Move coins between two accounts (module accounts included); InsufficientFunds if short."""
+    _debit(ws, from_id, denom, amount)
+    _credit(ws, to_id, denom, amount)
+
+
+def burn_coins(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> None:
+    """Destroy `amount` coins held by an account, lowering the total supply (slashing)."""
+    _debit(ws, account_id, denom, amount)
+    _set_u64_or_delete(ws, keys.supply_key(denom), get_supply(ws, denom) - amount)
+
+
+def take_fee_pool(ws: WorkingState, denom: str, to_id: bytes) -> int:
+    """Move the whole fee pool of `denom` into an account (reward distribution); the amount."""
+    amount = get_fee_pool(ws, denom)
+    if amount:
+        ws.delete(keys.fee_pool_key(denom))
+        _credit(ws, to_id, denom, amount)
+    return amount
+
+
 def mint_coins(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> None:
     """Create `amount` new coins in an account, raising the total supply (genesis, rewards)."""
     supply = get_supply(ws, denom) + amount
@@ -207,10 +233,22 @@ def _check_nonce(account: Account, nonce: int, params: Params, signer: str) -> N
         raise NonceReplayed(signer, nonce)
 
 
+def _spent(msg: TxMessage) -> tuple[str, int]:
+    """What a message takes from the signer's balance: (denom, amount)."""
+    from chain.tx import CreateValidator, Delegate, Send
+
+    if isinstance(msg, Send):
+        return msg.denom, msg.amount
+    if isinstance(msg, (CreateValidator, Delegate)):
+        return UOPT, msg.amount
+    return UOPT, 0
+
+
 def _check_funds(ws: WorkingState, tx: SignedTx) -> None:
-    """All spending of the tx (fee + every send) is covered, checked per denom up front."""
+    """All spending of the tx (fee + every send and bond) is covered, checked per denom up front."""
+    spent = [_spent(m) for m in tx.messages]
     for denom in DENOMS:
-        amount = sum(m.amount for m in tx.messages if m.denom == denom)
+        amount = sum(a for d, a in spent if d == denom)
         fee = tx.fee if denom == FEE_DENOM else 0
         balance = get_balance(ws, tx.signer_id, denom)
         if amount + fee > balance:
@@ -218,7 +256,12 @@ def _check_funds(ws: WorkingState, tx: SignedTx) -> None:
 
 
 def process_msg_send(ws: WorkingState, msg: Send) -> Event:
-    """Move coins between accounts; InsufficientFunds if the sender lacks them."""
+    """Move coins between accounts; InsufficientFunds if the sender lacks them. Module
+    accounts (staking pools) only move by staking messages."""
+    from state.staking import MODULE_ACCOUNT_IDS
+
+    if msg.to_id in MODULE_ACCOUNT_IDS:
+        raise ModuleAccountRecipient(msg.to_address)
     _debit(ws, msg.from_id, msg.denom, msg.amount)
     _credit(ws, msg.to_id, msg.denom, msg.amount)
     return Event(
@@ -238,7 +281,9 @@ def process_tx(
 
     Order: timeout, nonce window, minimum fee, funds (fee + all sends) — all
     before the first write — then charge the fee into the fee pool, mark the
-    nonce used, and execute the messages in order. Run inside
+    nonce used, and execute the messages in order, each by its handler in the
+    dispatch table (sends here, staking messages in state/staking.py and
+    state/slashing.py). Run inside
     `ws.transaction()`: a raise leaves no trace. `params` may be passed by a
     caller that already holds the chain's parameters (they only change at
     genesis); otherwise they are read from `ws`.
@@ -268,5 +313,35 @@ def process_tx(
             ),
         )
     ]
-    events.extend(process_msg_send(ws, msg) for msg in tx.messages)
+    for msg in tx.messages:
+        events.extend(_handler(msg)(ws, msg, params, height))
     return TxReceipt(fee=tx.fee, events=tuple(events))
+
+
+MsgHandler = Callable[["WorkingState", Any, Params, int], tuple[Event, ...]]
+
+
+def _handler(msg: TxMessage) -> MsgHandler:
+    handler = _dispatch_table().get(type(msg))
+    if handler is None:
+        raise RuntimeError(f"no handler for decoded message {type(msg).__name__}")
+    return handler
+
+
+@cache
+def _dispatch_table() -> dict[type, MsgHandler]:
+    """Message type -> handler(ws, msg, params, height). Built on first use: the staking
+    modules import this module's coin functions, so they cannot be imported at its top."""
+    from chain import tx
+    from state import slashing, staking
+
+    return {
+        tx.Send: lambda ws, m, p, h: (process_msg_send(ws, m),),
+        tx.CreateValidator: lambda ws, m, p, h: staking.process_msg_create_validator(ws, m, p),
+        tx.EditValidator: lambda ws, m, p, h: staking.process_msg_edit_validator(ws, m, p),
+        tx.Delegate: lambda ws, m, p, h: staking.process_msg_delegate(ws, m, p),
+        tx.Undelegate: lambda ws, m, p, h: staking.process_msg_undelegate(ws, m, p, height=h),
+        tx.Redelegate: lambda ws, m, p, h: staking.process_msg_redelegate(ws, m, p, height=h),
+        tx.Unjail: lambda ws, m, p, h: slashing.process_msg_unjail(ws, m, p),
+        tx.WithdrawRewards: lambda ws, m, p, h: staking.process_msg_withdraw_rewards(ws, m, p),
+    }

@@ -278,6 +278,223 @@ class InsufficientFunds(TxError):
         )
 
 
+# --- Staking (40-59): stateless message checks 40-44, stateful checks 45-59 ----------
+
+
+class StakingError(TxError):
+    """A staking message was rejected."""
+
+
+class InvalidConsensusKey(StakingError):
+    code = 40
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"invalid consensus public key: {reason}; use the 32-byte ed25519 key from the "
+            "node's priv_validator_key.json"
+        )
+
+
+class InvalidCommission(StakingError):
+    code = 41
+
+    def __init__(self, rate_ppm: int) -> None:
+        self.rate_ppm = rate_ppm
+        super().__init__(
+            f"invalid commission rate {rate_ppm} ppm: it must be between 0 and 1000000 (100%)"
+        )
+
+
+class InvalidMoniker(StakingError):
+    code = 42
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"invalid moniker: {reason}")
+
+
+class SelfRedelegation(StakingError):
+    code = 43
+
+    def __init__(self, validator: str) -> None:
+        self.validator = validator
+        super().__init__(f"cannot redelegate from validator {validator} to itself")
+
+
+class WrongStakingDenom(StakingError):
+    code = 44
+
+    def __init__(self, denom: str, expected: str) -> None:
+        self.denom = denom
+        self.expected = expected
+        super().__init__(f"stake is bonded in {expected}, not {denom}")
+
+
+class UnknownValidator(StakingError):
+    code = 45
+
+    def __init__(self, validator: str) -> None:
+        self.validator = validator
+        super().__init__(f"no validator is operated by {validator}")
+
+
+class ValidatorExists(StakingError):
+    code = 46
+
+    def __init__(self, validator: str) -> None:
+        self.validator = validator
+        super().__init__(
+            f"account {validator} already operates a validator; use edit-validator to change it"
+        )
+
+
+class DuplicateConsensusKey(StakingError):
+    code = 47
+
+    def __init__(self, cons_address: str) -> None:
+        self.cons_address = cons_address
+        super().__init__(
+            f"consensus key with address {cons_address} is already used by a validator; "
+            "every validator needs its own key"
+        )
+
+
+class BelowMinSelfDelegation(StakingError):
+    code = 48
+
+    def __init__(self, validator: str, self_bond: int, minimum: int) -> None:
+        self.validator = validator
+        self.self_bond = self_bond
+        self.minimum = minimum
+        super().__init__(
+            f"self-delegation of {validator} would be {self_bond} uopt, below the minimum "
+            f"{minimum} uopt"
+        )
+
+
+class ValidatorJailed(StakingError):
+    code = 49
+
+    def __init__(self, validator: str) -> None:
+        self.validator = validator
+        super().__init__(
+            f"validator {validator} is jailed: only its operator may bond to it until it unjails"
+        )
+
+
+class ValidatorTombstoned(StakingError):
+    code = 50
+
+    def __init__(self, validator: str) -> None:
+        self.validator = validator
+        super().__init__(
+            f"validator {validator} was tombstoned for double signing and can never validate "
+            "again; choose another validator"
+        )
+
+
+class ValidatorNotJailed(StakingError):
+    code = 51
+
+    def __init__(self, validator: str) -> None:
+        self.validator = validator
+        super().__init__(f"validator {validator} is not jailed; nothing to unjail")
+
+
+class JailPeriodNotOver(StakingError):
+    code = 52
+
+    def __init__(self, validator: str, until_ns: int, now_ns: int) -> None:
+        self.validator = validator
+        self.until_ns = until_ns
+        self.now_ns = now_ns
+        remaining = -(-(until_ns - now_ns) // 1_000_000_000)
+        super().__init__(
+            f"validator {validator} stays jailed for another {remaining} s of block time"
+        )
+
+
+class InsufficientDelegation(StakingError):
+    code = 53
+
+    def __init__(self, delegator: str, validator: str, available: int, requested: int) -> None:
+        self.delegator = delegator
+        self.validator = validator
+        self.available = available
+        self.requested = requested
+        super().__init__(
+            f"{delegator} has {available} uopt delegated to {validator}, cannot move {requested}"
+        )
+
+
+class TooManyUnbondingEntries(StakingError):
+    code = 54
+
+    def __init__(self, delegator: str, validator: str, limit: int) -> None:
+        self.delegator = delegator
+        self.validator = validator
+        self.limit = limit
+        super().__init__(
+            f"{delegator} already has {limit} pending unbonding or redelegation entries with "
+            f"{validator}; wait for one to complete"
+        )
+
+
+class NoDelegation(StakingError):
+    code = 55
+
+    def __init__(self, delegator: str, validator: str) -> None:
+        self.delegator = delegator
+        self.validator = validator
+        super().__init__(f"{delegator} has no delegation to validator {validator}")
+
+
+class TransitiveRedelegation(StakingError):
+    code = 56
+
+    def __init__(self, delegator: str, validator: str) -> None:
+        self.delegator = delegator
+        self.validator = validator
+        super().__init__(
+            f"stake of {delegator} arrived at {validator} by a redelegation that is still "
+            "maturing; it cannot be redelegated again until then"
+        )
+
+
+class ValidatorInsolvent(StakingError):
+    code = 57
+
+    def __init__(self, validator: str) -> None:
+        self.validator = validator
+        super().__init__(
+            f"validator {validator} has no tokens left behind its shares (fully slashed); "
+            "delegating to it is refused"
+        )
+
+
+class DelegationTooSmall(StakingError):
+    code = 58
+
+    def __init__(self, validator: str, amount: int) -> None:
+        self.validator = validator
+        self.amount = amount
+        super().__init__(
+            f"{amount} uopt buys less than one share of validator {validator}; bond more"
+        )
+
+
+class ModuleAccountRecipient(StakingError):
+    code = 59
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        super().__init__(
+            f"{address} is a module account (staking, unbonding or rewards pool) and cannot "
+            "receive transfers; use the staking messages instead"
+        )
+
+
 # --- Genesis -------------------------------------------------------------------------
 
 
@@ -318,6 +535,10 @@ class GenesisInvalidParam(GenesisError):
 
 class GenesisSupplyOverflow(GenesisError):
     code = 67
+
+
+class GenesisInvalidValidator(GenesisError):
+    code = 68
 
 
 # --- Queries -------------------------------------------------------------------------

@@ -58,6 +58,34 @@ CHAIN_ID_KEY = b"meta/chain_id"
 """UTF-8 chain id fixed at genesis (Info/FinalizeBlock do not carry it)."""
 BLOCK_HEADER_KEY = b"meta/block"
 """Height and time of the block being executed / last executed (see state/block.py)."""
+
+# Staking (state/validators.py, state/staking.py, state/slashing.py, state/distribution.py).
+# Operator, delegator and consensus addresses are 20-byte ids; heights, times and entry ids
+# are u64 big-endian so queues iterate in time order.
+VALSET_PREFIX = b"vset/"
+"""``vset/`` + u64 height -> the validator set that signs block `height` (validators.py)."""
+STK_VALIDATOR_PREFIX = b"stk/val/"
+"""``stk/val/`` + lp(operator id) -> validator record."""
+STK_CONS_PREFIX = b"stk/cons/"
+"""``stk/cons/`` + lp(consensus address) -> operator id (a consensus key is used once ever)."""
+STK_DELEGATION_PREFIX = b"stk/del/"
+"""``stk/del/`` + lp(delegator) + lp(validator) -> delegation record."""
+STK_UNBONDING_PREFIX = b"stk/ubd/"
+"""``stk/ubd/`` + lp(validator) + lp(delegator) + u64 entry id -> unbonding entry."""
+STK_UNBONDING_QUEUE_PREFIX = b"stk/ubq/"
+"""``stk/ubq/`` + u64 completion time + u64 entry id -> unbonding entry key."""
+STK_REDELEGATION_PREFIX = b"stk/red/"
+"""``stk/red/`` + lp(source) + lp(delegator) + lp(destination) + u64 id -> redelegation entry."""
+STK_REDELEGATION_QUEUE_PREFIX = b"stk/rdq/"
+"""``stk/rdq/`` + u64 completion time + u64 entry id -> redelegation entry key."""
+STK_VALIDATOR_QUEUE_PREFIX = b"stk/vuq/"
+"""``stk/vuq/`` + u64 completion time + lp(operator id) -> empty (unbonding validators)."""
+STK_FIXED_PREFIX = b"stk/fixed/"
+"""``stk/fixed/`` + lp(consensus address) -> pub key ‖ u64 power of an unbacked genesis validator."""
+STK_SEQ_KEY = b"stk/seq"
+"""u64 next unbonding/redelegation entry id."""
+SLASH_SIGNING_PREFIX = b"slh/info/"
+"""``slh/info/`` + lp(consensus address) -> liveness record (missed-block bitmap)."""
 ORACLE_PARAMS_KEY = b"orc/params"
 """Oracle parameters fixed at genesis (see state/oracle.py)."""
 VOTE_EXTENSIONS_HEIGHT_KEY = b"meta/ve_height"
@@ -111,6 +139,82 @@ def beacon_key(height: int) -> bytes:
 
 def param_key(name: str) -> bytes:
     return PARAM_PREFIX + _lp(name.encode())
+
+
+def _u64(value: int) -> bytes:
+    return value.to_bytes(8, "big")
+
+
+def valset_key(height: int) -> bytes:
+    return VALSET_PREFIX + _u64(height)
+
+
+def validator_key(operator_id: bytes) -> bytes:
+    return STK_VALIDATOR_PREFIX + _lp(operator_id)
+
+
+def cons_address_key(cons_address: bytes) -> bytes:
+    return STK_CONS_PREFIX + _lp(cons_address)
+
+
+def delegation_prefix(delegator_id: bytes) -> bytes:
+    """Prefix of every delegation of one delegator (iterate it for all its validators)."""
+    return STK_DELEGATION_PREFIX + _lp(delegator_id)
+
+
+def delegation_key(delegator_id: bytes, validator_id: bytes) -> bytes:
+    return delegation_prefix(delegator_id) + _lp(validator_id)
+
+
+def split_delegation_key(key: bytes) -> tuple[bytes, bytes]:
+    """(delegator id, validator id) of a key made by `delegation_key`."""
+    start = len(STK_DELEGATION_PREFIX)
+    end = start + 1 + key[start]
+    return key[start + 1 : end], key[end + 1 :]
+
+
+def unbonding_prefix(validator_id: bytes, delegator_id: bytes | None = None) -> bytes:
+    """Prefix of a validator's unbonding entries (of one delegator when given)."""
+    prefix = STK_UNBONDING_PREFIX + _lp(validator_id)
+    return prefix if delegator_id is None else prefix + _lp(delegator_id)
+
+
+def unbonding_key(validator_id: bytes, delegator_id: bytes, entry_id: int) -> bytes:
+    return unbonding_prefix(validator_id, delegator_id) + _u64(entry_id)
+
+
+def unbonding_queue_key(completion_ns: int, entry_id: int) -> bytes:
+    return STK_UNBONDING_QUEUE_PREFIX + _u64(completion_ns) + _u64(entry_id)
+
+
+def redelegation_prefix(source_id: bytes) -> bytes:
+    return STK_REDELEGATION_PREFIX + _lp(source_id)
+
+
+def redelegation_key(source_id: bytes, delegator_id: bytes, destination_id: bytes,
+                     entry_id: int) -> bytes:
+    return redelegation_prefix(source_id) + _lp(delegator_id) + _lp(destination_id) + _u64(entry_id)
+
+
+def redelegation_queue_key(completion_ns: int, entry_id: int) -> bytes:
+    return STK_REDELEGATION_QUEUE_PREFIX + _u64(completion_ns) + _u64(entry_id)
+
+
+def validator_queue_key(completion_ns: int, operator_id: bytes) -> bytes:
+    return STK_VALIDATOR_QUEUE_PREFIX + _u64(completion_ns) + _lp(operator_id)
+
+
+def queue_time(key: bytes, prefix: bytes) -> int:
+    """Completion time (ns) of a queue key made by one of the `*_queue_key` functions."""
+    return int.from_bytes(key[len(prefix) : len(prefix) + 8], "big")
+
+
+def fixed_validator_key(cons_address: bytes) -> bytes:
+    return STK_FIXED_PREFIX + _lp(cons_address)
+
+
+def signing_info_key(cons_address: bytes) -> bytes:
+    return SLASH_SIGNING_PREFIX + _lp(cons_address)
 
 
 def oracle_price_key(underlying: str) -> bytes:

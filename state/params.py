@@ -41,7 +41,7 @@ class Params:
     nonce_max_ahead: int = 256
     """How far above an account's highest used nonce a new nonce may jump."""
     # VDF fair ordering (docs/ordering.md).
-    vdf_iterations: int = 20_000
+    vdf_iterations: int = 16_000
     """T: sequential class-group squarings of each block's ordering VDF (docs/ordering.md
     derives the default from the measured squaring rate and the block interval)."""
     vdf_discriminant_bits: int = 1024

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x63hain/proto/tx.proto\x12\x0boptio.tx.v1\"6\n\x02Tx\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12\x0f\n\x07pub_key\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\x93\x01\n\x06TxBody\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\x04\x12\x1e\n\x03\x66\x65\x65\x18\x03 \x01(\x0b\x32\x11.optio.tx.v1.Coin\x12\x0c\n\x04memo\x18\x04 \x01(\t\x12\x16\n\x0etimeout_height\x18\x05 \x01(\x04\x12\"\n\x08messages\x18\x06 \x03(\x0b\x32\x10.optio.tx.v1.Msg\"2\n\x03Msg\x12$\n\x04send\x18\x01 \x01(\x0b\x32\x14.optio.tx.v1.MsgSendH\x00\x42\x05\n\x03sum\"V\n\x07MsgSend\x12\x14\n\x0c\x66rom_address\x18\x01 \x01(\t\x12\x12\n\nto_address\x18\x02 \x01(\t\x12!\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x11.optio.tx.v1.Coin\"%\n\x04\x43oin\x12\r\n\x05\x64\x65nom\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x14\x63hain/proto/tx.proto\x12\x0boptio.tx.v1\"6\n\x02Tx\x12\x0c\n\x04\x62ody\x18\x01 \x01(\x0c\x12\x0f\n\x07pub_key\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\x93\x01\n\x06TxBody\x12\x10\n\x08\x63hain_id\x18\x01 \x01(\t\x12\r\n\x05nonce\x18\x02 \x01(\x04\x12\x1e\n\x03\x66\x65\x65\x18\x03 \x01(\x0b\x32\x11.optio.tx.v1.Coin\x12\x0c\n\x04memo\x18\x04 \x01(\t\x12\x16\n\x0etimeout_height\x18\x05 \x01(\x04\x12\"\n\x08messages\x18\x06 \x03(\x0b\x32\x10.optio.tx.v1.Msg\"\xa1\x03\n\x03Msg\x12$\n\x04send\x18\x01 \x01(\x0b\x32\x14.optio.tx.v1.MsgSendH\x00\x12;\n\x10\x63reate_validator\x18\x02 \x01(\x0b\x32\x1f.optio.tx.v1.MsgCreateValidatorH\x00\x12\x37\n\x0e\x65\x64it_validator\x18\x03 \x01(\x0b\x32\x1d.optio.tx.v1.MsgEditValidatorH\x00\x12,\n\x08\x64\x65legate\x18\x04 \x01(\x0b\x32\x18.optio.tx.v1.MsgDelegateH\x00\x12\x30\n\nundelegate\x18\x05 \x01(\x0b\x32\x1a.optio.tx.v1.MsgUndelegateH\x00\x12\x30\n\nredelegate\x18\x06 \x01(\x0b\x32\x1a.optio.tx.v1.MsgRedelegateH\x00\x12(\n\x06unjail\x18\x07 \x01(\x0b\x32\x16.optio.tx.v1.MsgUnjailH\x00\x12;\n\x10withdraw_rewards\x18\x08 \x01(\x0b\x32\x1f.optio.tx.v1.MsgWithdrawRewardsH\x00\x42\x05\n\x03sum\"\x98\x01\n\x12MsgCreateValidator\x12\x18\n\x10operator_address\x18\x01 \x01(\t\x12\x19\n\x11\x63onsensus_pub_key\x18\x02 \x01(\x0c\x12\x16\n\x0e\x63ommission_ppm\x18\x03 \x01(\x04\x12\x0f\n\x07moniker\x18\x04 \x01(\t\x12$\n\tself_bond\x18\x05 \x01(\x0b\x32\x11.optio.tx.v1.Coin\"~\n\x10MsgEditValidator\x12\x18\n\x10operator_address\x18\x01 \x01(\t\x12\x14\n\x07moniker\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x1b\n\x0e\x63ommission_ppm\x18\x03 \x01(\x04H\x01\x88\x01\x01\x42\n\n\x08_monikerB\x11\n\x0f_commission_ppm\"f\n\x0bMsgDelegate\x12\x19\n\x11\x64\x65legator_address\x18\x01 \x01(\t\x12\x19\n\x11validator_address\x18\x02 \x01(\t\x12!\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x11.optio.tx.v1.Coin\"h\n\rMsgUndelegate\x12\x19\n\x11\x64\x65legator_address\x18\x01 \x01(\t\x12\x19\n\x11validator_address\x18\x02 \x01(\t\x12!\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x11.optio.tx.v1.Coin\"\x8b\x01\n\rMsgRedelegate\x12\x19\n\x11\x64\x65legator_address\x18\x01 \x01(\t\x12\x1d\n\x15src_validator_address\x18\x02 \x01(\t\x12\x1d\n\x15\x64st_validator_address\x18\x03 \x01(\t\x12!\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x11.optio.tx.v1.Coin\"&\n\tMsgUnjail\x12\x19\n\x11validator_address\x18\x01 \x01(\t\"J\n\x12MsgWithdrawRewards\x12\x19\n\x11\x64\x65legator_address\x18\x01 \x01(\t\x12\x19\n\x11validator_address\x18\x02 \x01(\t\"V\n\x07MsgSend\x12\x14\n\x0c\x66rom_address\x18\x01 \x01(\t\x12\x12\n\nto_address\x18\x02 \x01(\t\x12!\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x11.optio.tx.v1.Coin\"%\n\x04\x43oin\x12\r\n\x05\x64\x65nom\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,10 +35,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TX']._serialized_end=91
   _globals['_TXBODY']._serialized_start=94
   _globals['_TXBODY']._serialized_end=241
-  _globals['_MSG']._serialized_start=243
-  _globals['_MSG']._serialized_end=293
-  _globals['_MSGSEND']._serialized_start=295
-  _globals['_MSGSEND']._serialized_end=381
-  _globals['_COIN']._serialized_start=383
-  _globals['_COIN']._serialized_end=420
+  _globals['_MSG']._serialized_start=244
+  _globals['_MSG']._serialized_end=661
+  _globals['_MSGCREATEVALIDATOR']._serialized_start=664
+  _globals['_MSGCREATEVALIDATOR']._serialized_end=816
+  _globals['_MSGEDITVALIDATOR']._serialized_start=818
+  _globals['_MSGEDITVALIDATOR']._serialized_end=944
+  _globals['_MSGDELEGATE']._serialized_start=946
+  _globals['_MSGDELEGATE']._serialized_end=1048
+  _globals['_MSGUNDELEGATE']._serialized_start=1050
+  _globals['_MSGUNDELEGATE']._serialized_end=1154
+  _globals['_MSGREDELEGATE']._serialized_start=1157
+  _globals['_MSGREDELEGATE']._serialized_end=1296
+  _globals['_MSGUNJAIL']._serialized_start=1298
+  _globals['_MSGUNJAIL']._serialized_end=1336
+  _globals['_MSGWITHDRAWREWARDS']._serialized_start=1338
+  _globals['_MSGWITHDRAWREWARDS']._serialized_end=1412
+  _globals['_MSGSEND']._serialized_start=1414
+  _globals['_MSGSEND']._serialized_end=1500
+  _globals['_COIN']._serialized_start=1502
+  _globals['_COIN']._serialized_end=1539
 # @@protoc_insertion_point(module_scope)

@@ -30,6 +30,13 @@ PUBLISHED = {
     35: "InsufficientFunds", 60: "GenesisError", 61: "GenesisInvalidAddress",
     62: "GenesisDuplicateAccount", 63: "GenesisInvalidBalance", 64: "GenesisUnknownDenom",
     65: "GenesisUnknownParam", 66: "GenesisInvalidParam", 67: "GenesisSupplyOverflow",
+    40: "InvalidConsensusKey", 41: "InvalidCommission", 42: "InvalidMoniker",
+    43: "SelfRedelegation", 44: "WrongStakingDenom", 45: "UnknownValidator",
+    46: "ValidatorExists", 47: "DuplicateConsensusKey", 48: "BelowMinSelfDelegation",
+    49: "ValidatorJailed", 50: "ValidatorTombstoned", 51: "ValidatorNotJailed",
+    52: "JailPeriodNotOver", 53: "InsufficientDelegation", 54: "TooManyUnbondingEntries",
+    55: "NoDelegation", 56: "TransitiveRedelegation", 57: "ValidatorInsolvent",
+    58: "DelegationTooSmall", 59: "ModuleAccountRecipient", 68: "GenesisInvalidValidator",
     100: "UnknownQueryPath", 101: "InvalidQueryKey", 102: "QueryHeightUnavailable",
 }  # fmt: skip
 
