@@ -453,16 +453,19 @@ def prepare_block_order(
 ) -> BlockOrder:
     """PrepareProposal's ordering: seed over the selected user txs, VDF, sorted txs.
 
-    With `deadline_s`, an evaluation that is not done in time is stopped and the block falls
-    back to no user txs (they stay in the mempool), using `empty_job` — the evaluation of the
-    empty-set seed started when the previous app hash became known — or, without one, an
-    evaluation made now. With no user txs a matching `empty_job` is used directly."""
+    `empty_job` is the evaluation of the empty-set seed of this height, started when the
+    previous app hash became known (`compute_seed(chain_id, height, prev_app_hash, [])`); a
+    job for another seed or T is ignored. With it and `deadline_s`, an evaluation over the
+    user txs that is not done in time is stopped and the block falls back to no user txs
+    (they stay in the mempool) with the precomputed output. Without a precomputed fallback
+    there is nothing faster to fall back to (every evaluation costs the same T squarings), so
+    the evaluation runs to the end. With no user txs a matching `empty_job` is used directly."""
     empty_seed = compute_seed(chain_id, height, prev_app_hash, [])
     if empty_job is not None and not empty_job.matches(empty_seed, iterations, discriminant_bits):
         empty_job = None
     if user_txs:
         seed = compute_block_seed(chain_id, height, prev_app_hash, user_txs)
-        if deadline_s is None:
+        if deadline_s is None or empty_job is None:
             output: VdfOutput | None = prove(seed, iterations, discriminant_bits)
         else:
             output = prove_with_deadline(seed, iterations, discriminant_bits, deadline_s)
