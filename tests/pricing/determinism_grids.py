@@ -45,8 +45,9 @@ def svi_surface_fixture():
 
 
 def svi_outputs() -> bytes:
-    """Implied vols of the fixture surface at 100,000 random strikes and expiries, nodes included."""
-    from pricing.svi import surface_implied_vols
+    """Implied vols of the fixture surface at 100,000 random strikes and expiries (nodes
+    included), and total variances at 100,000 random log-moneyness points."""
+    from pricing.svi import surface_implied_vols, surface_total_variance
 
     surface = svi_surface_fixture()
     rng = np.random.default_rng(20261122)
@@ -54,7 +55,9 @@ def svi_outputs() -> bytes:
     strikes = 100.0 * np.exp(rng.uniform(-1.5, 1.5, n))
     ts = rng.uniform(1 / 365, 2.0, n)
     ts[:4] = surface.expiries
-    return surface_implied_vols(surface, 100.0, strikes, ts).tobytes()
+    vols = surface_implied_vols(surface, 100.0, strikes, ts)
+    ks = rng.uniform(-3.0, 3.0, n)
+    return vols.tobytes() + surface_total_variance(surface, ks, ts).tobytes()
 
 
 def random_instruments(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:

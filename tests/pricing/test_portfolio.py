@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pricing.portfolio import (
     CALL,
@@ -173,6 +175,38 @@ def test_bad_inputs_are_rejected():
         revalue_accounts(GRID, np.zeros((2, GRID.n_scenarios)), [0, 2], [0, 2], np.array([1, 1]))
     with pytest.raises(ValueError):
         ScenarioGrid(price_range=1.5)
+
+
+UNIVERSE = random_instruments(np.random.default_rng(9), 40)
+UNIVERSE_VECTORS = instrument_pnl_vectors(GRID, **UNIVERSE)
+accounts = st.lists(st.tuples(st.integers(0, 39), st.integers(-1000, 1000)), min_size=1, max_size=12)
+
+
+def _worst(rows: list[tuple[int, int]]) -> float:
+    index = np.array([i for i, _ in rows])
+    qty = np.array([q for _, q in rows])
+    return revalue_account_on_vectors(GRID, UNIVERSE_VECTORS, index, qty).worst_loss
+
+
+@settings(max_examples=200, deadline=None)
+@given(accounts, accounts)
+def test_margin_of_two_books_together_never_exceeds_the_sum_of_their_margins(a, b):
+    assert _worst(a + b) <= _worst(a) + _worst(b) + 1e-9 * (1.0 + _worst(a) + _worst(b))
+
+
+@settings(max_examples=200, deadline=None)
+@given(accounts, st.integers(1, 50))
+def test_margin_scales_with_position_size(rows, factor):
+    scaled = [(i, q * factor) for i, q in rows]
+    assert _worst(scaled) == pytest.approx(factor * _worst(rows), rel=1e-12, abs=1e-9)
+
+
+@settings(max_examples=100, deadline=None)
+@given(accounts, st.randoms(use_true_random=False))
+def test_margin_does_not_depend_on_the_order_of_positions(rows, rnd):
+    shuffled = list(rows)
+    rnd.shuffle(shuffled)
+    assert _worst(shuffled) == pytest.approx(_worst(rows), rel=1e-12, abs=1e-9)
 
 
 def test_jit_and_interpreted_kernels_give_identical_bytes_over_100k_prices():

@@ -20,7 +20,7 @@ from pricing.svi import (
 from tests.pricing import naive_svi
 from tests.pricing.determinism_grids import digest, interpreted_output, svi_outputs, svi_surface_fixture
 
-SVI_GOLDEN_SHA256 = "3fd828c3ce1ee040f866e18948ca45f7314c6b6567e3f2f8a5b3f87deeb826b6"
+SVI_GOLDEN_SHA256 = "7a569e99016ecc55c6e267c242233839babcabb61f52135ef69e239d37e22b0b"
 K_GRID = np.linspace(-3.0, 3.0, 1201)
 
 # Axel Vogt's slice from Gatheral & Jacquier, "Arbitrage-free SVI volatility surfaces" (2014):
