@@ -21,6 +21,7 @@ scalar inputs, arrays otherwise; the ``_kernel`` functions are the consensus cod
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 from numba import njit
 
 from pricing.config import JIT, JIT_INLINE
@@ -193,7 +194,14 @@ def _prices(prep: Prepared) -> np.ndarray | float:
     return prep.result(out)
 
 
-def _black76_inputs(forward, strike, t, sigma, r, is_call) -> Prepared:
+def _black76_inputs(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    t: ArrayLike,
+    sigma: ArrayLike,
+    r: ArrayLike,
+    is_call: ArrayLike,
+) -> Prepared:
     """Validated Black-76 inputs, with r repeated as the yield q (see module docstring)."""
     prep = prepare(("forward", "strike", "t", "sigma", "r"), (forward, strike, t, sigma, r), is_call)
     _check_domain(prep)
@@ -201,7 +209,15 @@ def _black76_inputs(forward, strike, t, sigma, r, is_call) -> Prepared:
     return prep
 
 
-def _bsm_inputs(spot, strike, t, sigma, r, q, is_call) -> Prepared:
+def _bsm_inputs(
+    spot: ArrayLike,
+    strike: ArrayLike,
+    t: ArrayLike,
+    sigma: ArrayLike,
+    r: ArrayLike,
+    q: ArrayLike,
+    is_call: ArrayLike,
+) -> Prepared:
     prep = prepare(("spot", "strike", "t", "sigma", "r", "q"), (spot, strike, t, sigma, r, q), is_call)
     _check_domain(prep)
     return prep
@@ -215,22 +231,52 @@ def _check_domain(prep: Prepared) -> None:
     require_non_negative("sigma", sigma)
 
 
-def black76_greeks(forward, strike, t, sigma, r, is_call) -> Greeks:
+def black76_greeks(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    t: ArrayLike,
+    sigma: ArrayLike,
+    r: ArrayLike,
+    is_call: ArrayLike,
+) -> Greeks:
     """Black-76 price and Greeks; array-likes broadcast together, is_call is bool."""
     return _greeks(_black76_inputs(forward, strike, t, sigma, r, is_call), True)
 
 
-def black76_price(forward, strike, t, sigma, r, is_call) -> np.ndarray | float:
+def black76_price(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    t: ArrayLike,
+    sigma: ArrayLike,
+    r: ArrayLike,
+    is_call: ArrayLike,
+) -> np.ndarray | float:
     """Black-76 price; array-likes broadcast together, is_call is bool."""
     return _prices(_black76_inputs(forward, strike, t, sigma, r, is_call))
 
 
-def bsm_greeks(spot, strike, t, sigma, r, q, is_call) -> Greeks:
+def bsm_greeks(
+    spot: ArrayLike,
+    strike: ArrayLike,
+    t: ArrayLike,
+    sigma: ArrayLike,
+    r: ArrayLike,
+    q: ArrayLike,
+    is_call: ArrayLike,
+) -> Greeks:
     """Black-Scholes-Merton price and Greeks (continuous yield q)."""
     return _greeks(_bsm_inputs(spot, strike, t, sigma, r, q, is_call), False)
 
 
-def bsm_price(spot, strike, t, sigma, r, q, is_call) -> np.ndarray | float:
+def bsm_price(
+    spot: ArrayLike,
+    strike: ArrayLike,
+    t: ArrayLike,
+    sigma: ArrayLike,
+    r: ArrayLike,
+    q: ArrayLike,
+    is_call: ArrayLike,
+) -> np.ndarray | float:
     """Black-Scholes-Merton price (continuous yield q)."""
     return _prices(_bsm_inputs(spot, strike, t, sigma, r, q, is_call))
 

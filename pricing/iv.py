@@ -23,6 +23,7 @@ accurate to rounding — typically after 2–4 evaluations of b.
 from typing import Final
 
 import numpy as np
+from numpy.typing import ArrayLike
 from numba import njit
 
 from pricing.config import JIT, JIT_INLINE
@@ -163,7 +164,14 @@ def _solve(prep: Prepared) -> np.ndarray | float:
     return prep.result(out)
 
 
-def black76_iv(price, forward, strike, t, r, is_call) -> np.ndarray | float:
+def black76_iv(
+    price: ArrayLike,
+    forward: ArrayLike,
+    strike: ArrayLike,
+    t: ArrayLike,
+    r: ArrayLike,
+    is_call: ArrayLike,
+) -> np.ndarray | float:
     """Black-76 implied vol; raises ValueError for prices outside the no-arbitrage bounds."""
     names = ("price", "forward", "strike", "t", "r")
     prep = prepare(names, (price, forward, strike, t, r), is_call)
@@ -171,7 +179,15 @@ def black76_iv(price, forward, strike, t, r, is_call) -> np.ndarray | float:
     return _solve(prep)
 
 
-def bsm_iv(price, spot, strike, t, r, q, is_call) -> np.ndarray | float:
+def bsm_iv(
+    price: ArrayLike,
+    spot: ArrayLike,
+    strike: ArrayLike,
+    t: ArrayLike,
+    r: ArrayLike,
+    q: ArrayLike,
+    is_call: ArrayLike,
+) -> np.ndarray | float:
     """Black-Scholes-Merton implied vol; raises ValueError outside the no-arbitrage bounds."""
     names = ("price", "spot", "strike", "t", "r", "q")
     return _solve(prepare(names, (price, spot, strike, t, r, q), is_call))
