@@ -222,15 +222,21 @@ def _discriminant(seed: bytes, discriminant_bits: int) -> str:
     return str(chiavdf.create_discriminant(seed, discriminant_bits))
 
 
+class ProveCancelled(Exception):
+    """chiavdf stopped early because its keep-alive file disappeared."""
+
+
 def prove(seed: bytes, iterations: int, discriminant_bits: int,
-          *, _stop_file: str = "") -> VdfOutput:
+          *, keep_alive_path: str = "") -> VdfOutput:
     """Evaluate the VDF: T sequential squarings of the generator in the class group of the
     discriminant derived from `seed`, plus the Wesolowski proof. Blocks for the whole
-    evaluation (releasing the GIL); cost grows linearly with `iterations`."""
+    evaluation (releasing the GIL); cost grows linearly with `iterations`. With
+    `keep_alive_path`, chiavdf stops as soon as that file no longer exists and this raises
+    `ProveCancelled`."""
     _require_params(iterations, discriminant_bits)
-    blob = chiavdf.prove(seed, GENERATOR_FORM, discriminant_bits, iterations, _stop_file)
-    if _stop_file and not blob:
-        raise _Cancelled
+    blob = chiavdf.prove(seed, GENERATOR_FORM, discriminant_bits, iterations, keep_alive_path)
+    if keep_alive_path and not blob:
+        raise ProveCancelled
     if len(blob) != 2 * FORM_BYTES:
         raise RuntimeError(f"chiavdf.prove returned {len(blob)} bytes, expected {2 * FORM_BYTES}")
     return VdfOutput(y=bytes(blob[:FORM_BYTES]), proof=bytes(blob[FORM_BYTES:]))
@@ -257,10 +263,6 @@ def verify(seed: bytes, iterations: int, discriminant_bits: int, y: bytes, proof
         ))
     except Exception:  # noqa: BLE001 — any chiavdf failure on this input means "not valid"
         return False
-
-
-class _Cancelled(Exception):
-    """chiavdf stopped early because its keep-alive file was removed."""
 
 
 _live_jobs: set[ProveJob] = set()
@@ -294,8 +296,8 @@ class ProveJob:
     def _run(self) -> None:
         try:
             self._output = prove(self.seed, self.iterations, self.discriminant_bits,
-                                 _stop_file=self._alive_path)
-        except _Cancelled:
+                                 keep_alive_path=self._alive_path)
+        except ProveCancelled:
             pass
         except BaseException as exc:  # noqa: BLE001 — re-raised to the caller of result()
             self._error = exc

@@ -3,6 +3,8 @@ False and never an exception."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -107,6 +109,12 @@ def test_deadline_stops_a_long_evaluation() -> None:
     job._thread.join(timeout=60)  # chiavdf polls the keep-alive file and returns early
     assert not job._thread.is_alive()
     assert job.result() is None
+    assert not Path(job._alive_path).exists()
+
+
+def test_prove_with_a_missing_keep_alive_file_is_cancelled(tmp_path: Path) -> None:
+    with pytest.raises(ordering.ProveCancelled):
+        ordering.prove(SEED, 50_000_000, BITS, keep_alive_path=str(tmp_path / "gone"))
 
 
 def test_prove_with_deadline_returns_none_when_late() -> None:
