@@ -3,7 +3,7 @@ ordering adds to PrepareProposal (seed + prove + order) and ProcessProposal (see
 order check) for a block of user txs. Also reports the squaring rate, the block interval of a
 running localnet, and the T the tuning rule of docs/ordering.md gives on this machine.
 
-    .venv/bin/python bench/vdf.py --quick          # < 2 minutes (usually ~15 s)
+    .venv/bin/python bench/vdf.py --quick          # < 2 minutes (usually 5–15 s)
     .venv/bin/python bench/vdf.py --rpc http://127.0.0.1:26657
 
 The last line is one JSON object (keys in bench/README.md).
