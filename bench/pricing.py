@@ -29,6 +29,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -247,7 +248,7 @@ def bench_quantlib(n: int, repeats: int) -> dict[str, float]:
 # ---- portfolio margin ----
 
 
-def instrument_universe(rng: np.random.Generator) -> dict[str, np.ndarray]:
+def instrument_universe(rng: np.random.Generator) -> dict[str, Any]:
     """A Deribit-like listing on one underlying: 12 expiries x 40 strikes x call/put + 12 futures."""
     from pricing.portfolio import CALL, FUTURE, PUT
     from pricing.svi import SVISlice, SVISurface, surface_implied_vols
@@ -300,8 +301,8 @@ def bench_portfolio(n_accounts: int, account_repeats: int, full_reprice_accounts
     universe = instrument_universe(rng)
     n_inst = universe["kind"].shape[0]
     pick = rng.choice(n_inst, 100, replace=False)
-    account = {key: val[pick] for key, val in universe.items()}
-    qty = rng.integers(-50, 51, 100)
+    account: dict[str, Any] = {key: val[pick] for key, val in universe.items()}
+    qty = np.asarray(rng.integers(-50, 51, 100))
 
     account_us = median_us(lambda: revalue_account(grid, qty=qty, **account), account_repeats)
     vectors = instrument_pnl_vectors(grid, **universe)
@@ -310,7 +311,7 @@ def bench_portfolio(n_accounts: int, account_repeats: int, full_reprice_accounts
 
     index = np.concatenate([rng.choice(n_inst, 100, replace=False) for _ in range(n_accounts)])
     offsets = np.arange(n_accounts + 1) * 100
-    quantities = rng.integers(-50, 51, index.shape[0])
+    quantities = np.asarray(rng.integers(-50, 51, index.shape[0]))
 
     def all_accounts() -> None:
         vectors = instrument_pnl_vectors(grid, **universe)
@@ -355,7 +356,7 @@ def main() -> None:
     else:
         n_fast, n_slow, repeats, account_repeats, full_reprice = 4_000_000, 20_000, 5, 2000, 10_000
     sys.path.insert(0, str(REPO))
-    results: dict[str, float | str] = {"cpu": pinned, "n_options": n_fast, "n_options_slow_peers": n_slow}
+    results: dict[str, Any] = {"cpu": pinned, "n_options": n_fast, "n_options_slow_peers": n_slow}
     results.update(bench_optio(n_fast, repeats))
     if args.skip_pvv:
         results.update({"pvv_greeks_per_s": float("nan"), "pvv_iv_per_s": float("nan")})

@@ -426,6 +426,45 @@ def instrument_pnl_vectors(
     return out
 
 
+def _run_accounts(
+    grid: ScenarioGrid,
+    vectors: np.ndarray,
+    offsets: np.ndarray,
+    instrument: np.ndarray,
+    qty: np.ndarray,
+    keep_pnl: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validated CSR batch; the P&L matrix has zero rows unless ``keep_pnl``."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float64)
+    if vectors.ndim != 2 or vectors.shape[1] != grid.n_scenarios:
+        raise ValueError("vectors must be (n_instruments, grid.n_scenarios)")
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    instrument = np.ascontiguousarray(instrument, dtype=np.int64)
+    q = _check_qty(qty, instrument.shape[0])
+    if offsets.ndim != 1 or instrument.ndim != 1 or not _is_valid_csr(offsets, instrument, vectors.shape[0]):
+        raise ValueError(
+            "offsets must rise from 0 to the number of rows and instrument indices lie in range"
+        )
+    n_acc = offsets.shape[0] - 1
+    worst = np.empty(n_acc)
+    pnl = np.empty((n_acc if keep_pnl else 0, grid.n_scenarios))
+    _revalue_accounts(vectors, offsets, instrument, q, grid.price_steps, grid.extended_weight, worst, pnl)
+    return worst, pnl
+
+
+@njit(**JIT)
+def _is_valid_csr(offsets: np.ndarray, instrument: np.ndarray, n_instruments: int) -> bool:
+    if offsets.shape[0] < 1 or offsets[0] != 0 or offsets[offsets.shape[0] - 1] != instrument.shape[0]:
+        return False
+    for a in range(offsets.shape[0] - 1):
+        if offsets[a + 1] < offsets[a]:
+            return False
+    for i in instrument:
+        if i < 0 or i >= n_instruments:
+            return False
+    return True
+
+
 def revalue_accounts(
     grid: ScenarioGrid,
     vectors: np.ndarray,
@@ -439,22 +478,7 @@ def revalue_accounts(
     Account a owns rows offsets[a] .. offsets[a+1]-1 of (instrument, qty). Returns the worst
     losses (n_accounts,) and, with ``keep_pnl``, the weighted P&L matrix (n_accounts, n_scenarios).
     """
-    vectors = np.ascontiguousarray(vectors, dtype=np.float64)
-    if vectors.ndim != 2 or vectors.shape[1] != grid.n_scenarios:
-        raise ValueError("vectors must be (n_instruments, grid.n_scenarios)")
-    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
-    instrument = np.ascontiguousarray(instrument, dtype=np.int64)
-    q = _check_qty(qty, instrument.shape[0])
-    if offsets.ndim != 1 or offsets.size < 1 or offsets[0] != 0 or offsets[-1] != instrument.shape[0]:
-        raise ValueError("offsets must start at 0 and end at the number of rows")
-    if np.any(np.diff(offsets) < 0):
-        raise ValueError("offsets must be non-decreasing")
-    if instrument.size and (instrument.min() < 0 or instrument.max() >= vectors.shape[0]):
-        raise ValueError("instrument index out of range")
-    n_acc = offsets.shape[0] - 1
-    worst = np.empty(n_acc)
-    pnl = np.empty((n_acc if keep_pnl else 0, grid.n_scenarios))
-    _revalue_accounts(vectors, offsets, instrument, q, grid.price_steps, grid.extended_weight, worst, pnl)
+    worst, pnl = _run_accounts(grid, vectors, offsets, instrument, qty, keep_pnl)
     return worst, (pnl if keep_pnl else None)
 
 
@@ -465,5 +489,5 @@ def revalue_account_on_vectors(
     change): a sparse dot product instead of repricing, for margin checks on every order."""
     instrument = np.asarray(instrument)
     offsets = np.array([0, instrument.shape[0]])
-    worst, pnl = revalue_accounts(grid, vectors, offsets, instrument, qty, keep_pnl=True)
+    worst, pnl = _run_accounts(grid, vectors, offsets, instrument, qty, keep_pnl=True)
     return AccountRisk(pnl[0], float(worst[0]))

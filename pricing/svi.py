@@ -173,7 +173,7 @@ def butterfly_density_factor(s: SVISlice, k: np.ndarray) -> np.ndarray:
     w1 = s.b * (s.rho + x / root)
     w2 = s.b * s.sigma * s.sigma / root**3
     kk = np.asarray(k, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         g = (1.0 - kk * w1 / (2.0 * w)) ** 2 - (w1 * w1 / 4.0) * (1.0 / w + 0.25) + w2 / 2.0
     # Where w <= 0 there is no valid smile at all: report it as the worst possible violation.
     return np.where(w > 0.0, g, -np.inf)

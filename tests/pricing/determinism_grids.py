@@ -88,6 +88,7 @@ def portfolio_outputs() -> bytes:
     index = rng.integers(0, 3000, rows)
     qty = rng.integers(-1000, 1000, rows)
     worst, pnl = revalue_accounts(grid, vectors, offsets, index, qty, keep_pnl=True)
+    assert pnl is not None
     parts = [vectors.tobytes(), worst.tobytes(), pnl.tobytes()]
     for _ in range(5):
         acct = random_instruments(rng, 100)
