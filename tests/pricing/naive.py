@@ -31,6 +31,17 @@ def norm_pdf(x: float) -> mp.mpf:
         return mp.npdf(mp.mpf(x))
 
 
+def gaussian_tail_gap(z: float, s: float) -> mp.mpf:
+    """exp(−z²/2)·(M(z) − M(z + s)) with M(v) = Q(v)·exp(v²/2), straight from the definition."""
+    with mp.workprec(200):
+        z_, s_ = mp.mpf(z), mp.mpf(s)
+
+        def scaled_tail(v: mp.mpf) -> mp.mpf:
+            return mp.ncdf(-v) * mp.exp(v * v / 2)
+
+        return mp.exp(-z_ * z_ / 2) * (scaled_tail(z_) - scaled_tail(z_ + s_))
+
+
 @dataclass(frozen=True)
 class ReferenceGreeks:
     price: float

@@ -38,7 +38,9 @@ def test_bsm_price_and_greeks_match_the_mpmath_reference():
     m = random_market(1500)
     got = bsm_greeks(m["u"], m["k"], m["t"], m["sigma"], m["r"], m["q"], m["call"])
     for i in range(1500):
-        ref = naive.black_greeks(m["u"][i], m["k"][i], m["t"][i], m["sigma"][i], m["r"][i], m["q"][i], bool(m["call"][i]), False)
+        ref = naive.black_greeks(
+            m["u"][i], m["k"][i], m["t"][i], m["sigma"][i], m["r"][i], m["q"][i], bool(m["call"][i]), False
+        )
         assert_close_to_reference(type(got)(*(a[i] for a in got)), ref, m["u"][i])
 
 
@@ -46,7 +48,9 @@ def test_black76_price_and_greeks_match_the_mpmath_reference():
     m = random_market(1500)
     got = black76_greeks(m["u"], m["k"], m["t"], m["sigma"], m["r"], m["call"])
     for i in range(1500):
-        ref = naive.black_greeks(m["u"][i], m["k"][i], m["t"][i], m["sigma"][i], m["r"][i], m["r"][i], bool(m["call"][i]), True)
+        ref = naive.black_greeks(
+            m["u"][i], m["k"][i], m["t"][i], m["sigma"][i], m["r"][i], m["r"][i], bool(m["call"][i]), True
+        )
         assert_close_to_reference(type(got)(*(a[i] for a in got)), ref, m["u"][i])
 
 

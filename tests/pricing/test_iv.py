@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from pricing import black76_greeks, black76_iv, black76_price, bsm_greeks, bsm_iv
 from pricing.iv import NOT_CONVERGED, OK, _iv_kernel
@@ -25,6 +27,18 @@ def test_bsm_implied_vol_round_trips_to_1e_12_where_well_conditioned():
     vol = bsm_iv(g.price[conditioned], s[conditioned], k[conditioned], t[conditioned],
                  r[conditioned], q[conditioned], call[conditioned])
     assert np.max(np.abs(vol / sigma[conditioned] - 1.0)) <= 1e-12
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.floats(1.0, 1e4), st.floats(0.2, 5.0), st.floats(1e-4, 10.0), st.floats(1e-3, 4.0),
+    st.floats(-0.05, 0.3), st.floats(0.0, 0.2), st.booleans(),
+)
+def test_implied_vol_recovers_sigma_whenever_the_price_pins_it(s, moneyness, t, sigma, r, q, call):
+    k = s * moneyness
+    g = bsm_greeks(s, k, t, sigma, r, q, call)
+    assume(max(s, k) <= 1e3 * g.vega * sigma)
+    assert bsm_iv(g.price, s, k, t, r, q, call) == pytest.approx(sigma, rel=1e-12)
 
 
 def test_normalized_domain_is_solved_everywhere_from_deep_otm_to_near_the_upper_bound():

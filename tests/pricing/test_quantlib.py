@@ -53,7 +53,8 @@ def test_bsm_prices_and_greeks_agree_with_quantlib_on_a_grid_of_over_10000_point
             continue
         compared += 1
         for name, mine, peer in zip(FIELDS, (a[i] for a in ours), theirs):
-            assert agree(float(mine), peer, max(s, k)), (name, s, k, g["t"][i], g["sigma"][i], g["r"][i], mine, peer)
+            where = (name, s, k, g["t"][i], g["sigma"][i], g["r"][i], mine, peer)
+            assert agree(float(mine), peer, max(s, k)), where
     assert compared >= 10_000
 
 
@@ -95,13 +96,15 @@ def test_implied_vols_round_trip_through_quantlib():
         call = bool(g["call"][i])
         forward, discount = s * math.exp(r * t), math.exp(-r * t)
         option_type = ql.Option.Call if call else ql.Option.Put
-        price = quantlib_black_calculator(s, k, t, sigma, r, 0.0, call)[0]
-        vega = quantlib_black_calculator(s, k, t, sigma, r, 0.0, call)[3]
+        price, _, _, vega, _, _ = quantlib_black_calculator(s, k, t, sigma, r, 0.0, call)
         # Vol is pinned by the price only where vega·σ is not lost in the price's rounding.
         if vega * sigma < 1e-4 * max(s, k):
             continue
         ours = black76_iv(price, forward, k, t, r, call)
-        theirs = ql.blackFormulaImpliedStdDev(option_type, k, forward, price, discount, 0.0, sigma * math.sqrt(t), 1e-14, 200) / math.sqrt(t)
+        std_dev = ql.blackFormulaImpliedStdDev(
+            option_type, k, forward, price, discount, 0.0, sigma * math.sqrt(t), 1e-14, 200
+        )
+        theirs = std_dev / math.sqrt(t)
         assert ours == pytest.approx(sigma, rel=1e-11)
         assert ours == pytest.approx(theirs, rel=1e-10)
         assert bsm_iv(price, s, k, t, r, 0.0, call) == pytest.approx(sigma, rel=1e-11)
