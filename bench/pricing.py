@@ -337,6 +337,26 @@ def bench_portfolio(n_accounts: int, account_repeats: int, full_reprice_accounts
     }
 
 
+def bench_surface_and_mc(n_lookups: int, n_pairs: int) -> dict[str, float]:
+    """SVI implied-vol lookups per second and Monte Carlo GBM paths per second (64 steps)."""
+    from pricing.montecarlo import price_asian
+    from pricing.svi import SVISlice, SVISurface, surface_implied_vols
+
+    rng = np.random.default_rng(SEED)
+    expiries = [1 / 365, 7 / 365, 30 / 365, 90 / 365, 180 / 365, 1.0]
+    slices = [SVISlice(0.005 + 0.2 * te, 0.05, -0.3, 0.0, 0.1) for te in expiries]
+    surface = SVISurface.from_slices(expiries, slices)
+    strikes = 100.0 * np.exp(rng.uniform(-1.0, 1.0, n_lookups))
+    ts = rng.uniform(1.0 / 365.0, 1.0, n_lookups)
+    seed = bytes(range(32))
+    return {
+        "svi_vols_per_s": best_rate(lambda: surface_implied_vols(surface, 100.0, strikes, ts), n_lookups, 3),
+        "mc_paths_per_s": best_rate(
+            lambda: price_asian(seed, True, 100.0, 100.0, 1.0, 0.5, 0.03, 0.0, 64, n_pairs), 2 * n_pairs, 3
+        ),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes; finishes in under 2 minutes")
@@ -371,6 +391,7 @@ def main() -> None:
     results.update(bench_vollib(n_slow, 1))
     results.update(bench_quantlib(n_slow, 2))
     results.update(bench_portfolio(10_000, account_repeats, full_reprice))
+    results.update(bench_surface_and_mc(n_fast, 20_000))
     for peer in ("pvv", "vollib", "quantlib"):
         results[f"ratio_greeks_vs_{peer}"] = results["optio_greeks_per_s"] / results[f"{peer}_greeks_per_s"]
         results[f"ratio_iv_vs_{peer}"] = results["optio_iv_per_s"] / results[f"{peer}_iv_per_s"]
@@ -387,6 +408,8 @@ def main() -> None:
     print(f"  vectors of all {int(results['pm_instruments'])} instruments: {results['pm_instrument_vectors_ms']:.2f} ms")
     print(f"  10,000 accounts incl. the vectors: {results['pm_10k_accounts_s']:.3f} s; "
           f"repricing every position of every account: {results['pm_10k_accounts_full_reprice_s']:.2f} s")
+    print(f"SVI implied-vol lookups: {results['svi_vols_per_s']:,.0f}/s; "
+          f"Monte Carlo GBM paths (64 steps, antithetic): {results['mc_paths_per_s']:,.0f}/s")
     print(json.dumps({k: None if isinstance(v, float) and math.isnan(v) else v for k, v in results.items()}))
 
 
