@@ -436,5 +436,11 @@ def node_start(home: Path) -> None:
 
 main.add_command(localnet)
 
+# Imported last: chain/cli_staking.py builds its commands from this module's helpers.
+from chain.cli_staking import staking_q, staking_tx  # noqa: E402
+
+tx.add_command(staking_tx)
+query.add_command(staking_q)
+
 if __name__ == "__main__":
     main()

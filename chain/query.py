@@ -12,6 +12,7 @@ the header of block `height + 1`):
 - `/supply/<denom>`, `/fee_pool/<denom>` decimal strings, with proof over the 8-byte value
 - `/params`                  JSON of every chain parameter (no proof: several keys)
 - `/key/<hex>` or `/key` with the raw key in `data`: the raw stored bytes, with proof
+- `/staking/...`: validators, delegations, unbonding, rewards (chain/query_staking.py)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from abci.proto import abci_pb2, crypto_pb2
 from chain.address import format_address, parse_address
+from chain.query_staking import answer_staking_query
 from state import keys
 from state.accounts import Account, get_next_nonce
 from state.codec import decode_u64
@@ -72,6 +74,8 @@ def answer_query(
         params = get_params(pending)
         value = json.dumps({name: str(v) for name, v in asdict(params).items()}).encode()
         return abci_pb2.ResponseQuery(value=value, height=store.last_height)
+    if kind == "staking":
+        return answer_staking_query(store, args, path, prove, _response)
     if kind == "key" and len(args) <= 1:
         key = _raw_key(path, args[0] if args else None, data)
         raw = store.get(key)
