@@ -40,6 +40,31 @@ class Params:
     """How many nonces at or below an account's highest nonce stay usable (multiple of 8)."""
     nonce_max_ahead: int = 256
     """How far above an account's highest used nonce a new nonce may jump."""
+    # Staking, slashing and rewards (docs/staking.md). Fractions are parts per million.
+    max_validators: int = 100
+    """Size of the active set: the top N validators by power."""
+    unbonding_time_s: int = 21 * 24 * 3600
+    """Block-time seconds from undelegating (or leaving the set) until tokens are free."""
+    max_entries: int = 7
+    """Most unbonding (or redelegation) entries per delegator and validator (pair)."""
+    min_self_delegation_uopt: int = 1_000_000
+    """Self-bond a validator's operator must keep (uopt); below it the validator is jailed."""
+    slash_fraction_double_sign_ppm: int = 50_000
+    """Share of stake burnt for double signing (5%)."""
+    slash_fraction_downtime_ppm: int = 100
+    """Share of stake burnt for downtime (0.01%)."""
+    signed_blocks_window: int = 100
+    """Sliding window of blocks over which liveness is measured."""
+    min_signed_per_window_ppm: int = 500_000
+    """Share of the window a validator must sign; fewer means slash and jail."""
+    downtime_jail_duration_s: int = 600
+    """Block-time seconds a validator jailed for downtime must wait before unjailing."""
+    power_reduction: int = 1_000_000
+    """uopt per unit of voting power: power = tokens // power_reduction."""
+    inflation_uopt_per_block: int = 1_000_000
+    """uopt minted as block reward each block that has staked signers."""
+    proposer_bonus_ppm: int = 10_000
+    """Share of each block's rewards paid first to the block proposer (1%)."""
     # VDF fair ordering (docs/ordering.md).
     vdf_iterations: int = 16_000
     """T: sequential class-group squarings of each block's ordering VDF (docs/ordering.md
@@ -58,6 +83,18 @@ _BOUNDS: dict[str, tuple[int, int]] = {
     "min_fee_uusd": (0, MAX_AMOUNT),
     "nonce_window": (8, 4096),
     "nonce_max_ahead": (1, 1 << 20),
+    "max_validators": (1, 10_000),
+    "unbonding_time_s": (0, 10 * 365 * 24 * 3600),
+    "max_entries": (1, 1_000),
+    "min_self_delegation_uopt": (1, MAX_AMOUNT),
+    "slash_fraction_double_sign_ppm": (0, 1_000_000),
+    "slash_fraction_downtime_ppm": (0, 1_000_000),
+    "signed_blocks_window": (1, 1_000_000),
+    "min_signed_per_window_ppm": (0, 1_000_000),
+    "downtime_jail_duration_s": (0, 10 * 365 * 24 * 3600),
+    "power_reduction": (1, 10**12),
+    "inflation_uopt_per_block": (0, 10**15),
+    "proposer_bonus_ppm": (0, 1_000_000),
     "vdf_iterations": (1, 100_000_000),
     # chiavdf serializes forms of discriminants up to 1024 bits; far below 512 the class
     # group order becomes computable and the VDF output could be found without squaring.
