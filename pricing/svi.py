@@ -225,32 +225,31 @@ def _inner_fit(
 
     With y = (k - m)/sigma this is raw SVI with c = b*sigma and d = rho*b*sigma; the polygon
     encodes b >= 0, |rho| <= 1 and Lee's b(1 + |rho|) <= 2 (c_max = 2*sigma in the units of w).
-    The problem is a convex quadratic over
-    a polygon, so its optimum is the unconstrained solution on one face (interior, an edge
-    line, or a vertex): every face is solved and the best feasible candidate kept.
+    The problem is a convex quadratic over a polygon, so its optimum is the unconstrained
+    solution on one face (interior, an edge line, or a vertex): every face is solved and the
+    best feasible candidate kept.
     """
     z = np.sqrt(y * y + 1.0)
     ones = np.ones_like(y)
-    two_s = c_max
     half = 0.5 * c_max
     # Each face: columns for the free coefficients, the fixed part, and a map back to (a, d, c).
     faces: list[tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], tuple[float, float, float]]]] = [
         (np.column_stack([ones, y, z]), np.zeros_like(y), lambda v: (v[0], v[1], v[2])),
         (np.column_stack([ones, y + z]), np.zeros_like(y), lambda v: (v[0], v[1], v[1])),
         (np.column_stack([ones, z - y]), np.zeros_like(y), lambda v: (v[0], -v[1], v[1])),
-        (np.column_stack([ones, y - z]), two_s * z, lambda v: (v[0], v[1], two_s - v[1])),
-        (np.column_stack([ones, -y - z]), two_s * z, lambda v: (v[0], -v[1], two_s - v[1])),
+        (np.column_stack([ones, y - z]), c_max * z, lambda v: (v[0], v[1], c_max - v[1])),
+        (np.column_stack([ones, -y - z]), c_max * z, lambda v: (v[0], -v[1], c_max - v[1])),
         (ones[:, None], np.zeros_like(y), lambda v: (v[0], 0.0, 0.0)),
         (ones[:, None], half * (y + z), lambda v: (v[0], half, half)),
         (ones[:, None], half * (z - y), lambda v: (v[0], -half, half)),
-        (ones[:, None], two_s * z, lambda v: (v[0], 0.0, two_s)),
+        (ones[:, None], c_max * z, lambda v: (v[0], 0.0, c_max)),
     ]
     best = (np.inf, 0.0, 0.0, 0.0)
     for design, offset, back in faces:
         coef, *_ = np.linalg.lstsq(design * sqrt_wt[:, None], (w - offset) * sqrt_wt, rcond=None)
         a, d, c = back(coef)
         tol = 1e-12 * c_max  # faces put (d, c) on the boundary only up to rounding
-        if c < -tol or abs(d) > c + tol or c + abs(d) > two_s + tol:
+        if c < -tol or abs(d) > c + tol or c + abs(d) > c_max + tol:
             continue
         resid = float(np.sum(((a + d * y + c * z) - w) ** 2 * sqrt_wt**2))
         if resid < best[0]:
