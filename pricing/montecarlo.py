@@ -12,8 +12,8 @@ extend runs with fewer. Uniforms become normals through ``norm_ppf`` (Acklam's r
 approximation polished by one Halley step on ``dmath.norm_cdf``), so everything is built from
 + - * / sqrt and the deterministic math core. Uniforms have 32-bit resolution, so |Z| stays
 below 6.34; the normal mass beyond (2e-10) is far under any Monte Carlo error. Each pair uses
-Z and -Z (antithetic variates);
-the standard error is computed from the pair averages, which are independent.
+Z and -Z (antithetic variates); the standard error is computed from the pair averages, which
+are independent.
 """
 
 from dataclasses import dataclass
