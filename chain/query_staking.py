@@ -123,11 +123,11 @@ def answer_staking_query(
     if kind == "rewards" and len(rest) == 2:
         delegator, validator = _address(path, rest[0]), _address(path, rest[1])
         record = get_validator(ws, validator)
-        out: dict[str, Any] = {"rewards": {c.denom: str(c.amount) for c in
+        found: dict[str, Any] = {"rewards": {c.denom: str(c.amount) for c in
                                            get_pending_rewards(ws, delegator, validator)}}
         if record is not None and record.operator == delegator:
-            out["commission"] = {d: str(a) for d, a in zip(DENOMS, record.commission_accrued)}
-        return listing(out)
+            found["commission"] = {d: str(a) for d, a in zip(DENOMS, record.commission_accrued)}
+        return listing(found)
     if kind == "validator_set" and not rest:
         return listing([
             {"address": v.address.hex().upper(), "pub_key": v.pub_key.hex(),

@@ -302,19 +302,23 @@ def _genesis_delegation(obj: Any, path: str) -> GenesisDelegation:
 
 def _staking_from_json(obj: Any) -> GenesisStaking:
     _require_object(obj, "app_state.staking", ("validators", "delegations"))
-    lists = []
-    for name, parse in (("validators", _genesis_validator), ("delegations", _genesis_delegation)):
-        items = obj.get(name, [])
-        if not isinstance(items, list):
-            raise GenesisError(f"app_state.staking.{name}", "expected a JSON list")
-        lists.append([parse(item, f"app_state.staking.{name}[{i}]") for i, item in enumerate(items)])
-    validators = tuple(lists[0])
+    validators = tuple(_genesis_validator(item, f"app_state.staking.validators[{i}]")
+                       for i, item in enumerate(_json_list(obj, "validators")))
+    delegations = tuple(_genesis_delegation(item, f"app_state.staking.delegations[{i}]")
+                        for i, item in enumerate(_json_list(obj, "delegations")))
     operators = [v.operator for v in validators]
     keys = [v.pub_key for v in validators]
     if len(set(operators)) != len(operators) or len(set(keys)) != len(keys):
         raise GenesisInvalidValidator("app_state.staking.validators",
                                       "an operator or consensus key is listed twice")
-    return GenesisStaking(validators=validators, delegations=tuple(lists[1]))
+    return GenesisStaking(validators=validators, delegations=delegations)
+
+
+def _json_list(obj: dict[str, Any], name: str) -> list[Any]:
+    items = obj.get(name, [])
+    if not isinstance(items, list):
+        raise GenesisError(f"app_state.staking.{name}", "expected a JSON list")
+    return items
 
 
 def _accounts_from_json(obj: Any) -> tuple[GenesisAccount, ...]:

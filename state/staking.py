@@ -751,13 +751,13 @@ def process_genesis_validators(
     for index, gd in enumerate(staking.delegations):
         path = f"app_state.staking.delegations[{index}]"
         delegator = parse_address(gd.delegator)
-        record = get_validator(ws, parse_address(gd.validator))
-        if record is None:
+        target = get_validator(ws, parse_address(gd.validator))
+        if target is None:
             raise GenesisInvalidValidator(path, f"no genesis validator {gd.validator}")
         if get_balance(ws, delegator, UOPT) < gd.amount:
             raise GenesisInvalidValidator(path, f"{gd.delegator} has less than {gd.amount} uopt")
         transfer_coins(ws, delegator, STAKING_POOL_ID, UOPT, gd.amount)
-        _bond(ws, record, delegator, gd.amount)
+        _bond(ws, target, delegator, gd.amount)
     active = compute_state_active_set(ws, params)
     if not active:
         raise GenesisInvalidValidator("app_state.staking.validators",

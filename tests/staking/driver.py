@@ -47,6 +47,7 @@ class Chain:
     def __init__(self, path: Path, *, validators: int = 3, accounts: int = 6,
                  params: Params | None = None, fixed: bool = False,
                  self_bond: int = 100 * 10**6) -> None:
+        self.path = path
         self.store = Store(path)
         self.app = OptioApp(self.store, check_invariants=True)
         self.height = 0
@@ -62,9 +63,10 @@ class Chain:
             app_genesis = with_genesis_validators(
                 app_genesis, [(address(i), cons_pub(i)) for i in range(validators)],
                 self_bond=self_bond)
-        self.init = self.app.init_chain(abci_pb2.RequestInitChain(
+        self.init_request = abci_pb2.RequestInitChain(
             chain_id=CHAIN_ID, initial_height=1, validators=offered,
-            app_state_bytes=json.dumps(app_genesis.to_json()).encode()))
+            app_state_bytes=json.dumps(app_genesis.to_json()).encode())
+        self.init = self.app.init_chain(self.init_request)
         self.absent: set[bytes] = set()
         self.last_response: abci_pb2.ResponseFinalizeBlock | None = None
 
@@ -118,6 +120,15 @@ class Chain:
     def run(self, blocks: int, **kwargs: Any) -> None:
         for _ in range(blocks):
             self.block(**kwargs)
+
+    def restart(self) -> None:
+        """A new process over the same database (committed state only)."""
+        path = self.path
+        self.store.close()
+        self.store = Store(path)
+        self.app = OptioApp(self.store, check_invariants=True)
+        if self.store.last_height == 0:  # as CometBFT does: nothing committed, InitChain again
+            self.app.init_chain(self.init_request)
 
     def close(self) -> None:
         self.store.close()
