@@ -37,15 +37,35 @@ from collections import OrderedDict
 from typing import Final
 
 from abci.proto import abci_pb2, crypto_pb2
+from chain.oracle.extension import ExtensionError, decode_extension, encode_extension
+from chain.oracle.feeder import Feeder
+from chain.oracle.tx import check_oracle_tx, decode_oracle_tx
+from chain.oracle.proposal import (
+    ProposalContext,
+    ProposalRejected,
+    build_proposal,
+    check_proposal,
+    finalized_beacon,
+    injected_budget,
+)
+from chain.ordering import ProveJob, compute_seed, is_injected_tx
 from chain.query import answer_query
 from chain.staking_block import process_staking_begin_block
 from chain.tx import SignedTx, decode_tx
 from genesis.process import process_genesis
 from genesis.schema import AppGenesis
 from state.accounts import is_supply_conserved, process_tx
+from state.beacon import process_beacon
 from state.block import NANOS_PER_SECOND, BlockHeader, process_block_header
-from state.errors import OptioError, QueryHeightUnavailable
+from state.errors import InjectedTxNotAllowed, OptioError, QueryHeightUnavailable
 from state.events import Event
+from state.oracle import (
+    OracleParams,
+    get_oracle_params,
+    is_oracle_tx_required,
+    process_oracle_aggregate,
+    set_vote_extensions_enable_height,
+)
 from state.params import Params, get_chain_id, get_params
 from state.staking import (
     check_staking_invariants,
@@ -53,7 +73,8 @@ from state.staking import (
     process_staking_end_block,
 )
 from state.store import Store, WorkingState
-from state.validators import Validator
+from state.params import KVState
+from state.validators import Validator, get_validator_set
 
 log = logging.getLogger("optio.app")
 
@@ -67,13 +88,23 @@ _REJECT: Final[int] = abci_pb2.ResponseProcessProposal.REJECT
 # result reused by ProcessProposal and FinalizeBlock. Decoding depends only on the raw bytes,
 # the chain id and the params, which are fixed for the life of the process.
 _DECODE_CACHE_SIZE: Final[int] = 50_000
+# The proposer's VDF over the selected txs must finish within this time (several times the
+# measured prove time, well inside the 2 s propose timeout of localnets), or the block goes
+# out with the precomputed empty-set evaluation and no user txs (docs/ordering.md).
+_VDF_DEADLINE_S: Final[float] = 0.5
 
 
 class OptioApp:
     """The application state machine of one node, over one `Store`."""
 
-    def __init__(self, store: Store, *, check_invariants: bool = False) -> None:
+    def __init__(self, store: Store, *, check_invariants: bool = False,
+                 feeder: Feeder | None = None, precompute_vdf: bool = False) -> None:
         self._store = store
+        self._feeder = feeder
+        self._precompute_vdf = precompute_vdf
+        self._empty_job: ProveJob | None = None
+        self._oracle_params = OracleParams()
+        self._genesis_app_hash = b""
         self._check_invariants = check_invariants
         self._pending: WorkingState | None = None
         self._pending_height = 0
@@ -116,6 +147,8 @@ class OptioApp:
 
     def check_tx(self, req: abci_pb2.RequestCheckTx) -> abci_pb2.ResponseCheckTx:
         try:
+            if is_injected_tx(req.tx):
+                raise InjectedTxNotAllowed()
             tx = self._decode(req.tx)
             with self._check.transaction():
                 process_tx(self._check, tx, height=self._store.last_height + 1,
@@ -132,6 +165,7 @@ class OptioApp:
         initial_height = max(req.initial_height, 1)
         offered = tuple(_validator_of(update) for update in req.validators)
         process_genesis(ws, genesis, chain_id=req.chain_id)
+        set_vote_extensions_enable_height(ws, req.consensus_params.abci.vote_extensions_enable_height)
         validators = process_genesis_validators(ws, genesis, offered, initial_height)
         # The mempool may see txs before block 1 is committed: check them against genesis too.
         self._check = self._store.working()
@@ -141,6 +175,7 @@ class OptioApp:
         self._pending = ws
         self._pending_height = req.initial_height - 1 if req.initial_height > 0 else 0
         app_hash = ws.app_hash()
+        self._genesis_app_hash = app_hash
         log.info("genesis loaded: chain %s, %d accounts, app hash %s",
                  req.chain_id, len(genesis.accounts), app_hash.hex().upper())
         return abci_pb2.ResponseInitChain(
@@ -149,13 +184,17 @@ class OptioApp:
     def prepare_proposal(
         self, req: abci_pb2.RequestPrepareProposal
     ) -> abci_pb2.ResponsePrepareProposal:
-        """Keep, in mempool order, the txs that pass the shared validity function, within
-        `max_tx_bytes`. Txs are not executed here: the mempool already checked them against
-        state, and one that has since become invalid fails in the block without effect."""
+        """`[oracle tx] [ordering tx] [user txs in VDF order]` (chain/oracle/proposal.py): the
+        oracle tx carries the extended commit of height − 1 when vote extensions were on; the
+        user txs are, in mempool order, those that pass the shared validity function, all
+        within `max_tx_bytes` with the injected txs. Txs are not executed here: the mempool
+        already checked them against state, and one that has since become invalid fails in
+        the block without effect."""
+        ctx = self._proposal_context(req.height, self._store.working())
+        oracle, size = injected_budget(ctx, req.local_last_commit)
         chosen: list[bytes] = []
-        size = 0
         for raw in req.txs:
-            if size + len(raw) > req.max_tx_bytes:
+            if size + len(raw) > req.max_tx_bytes or is_injected_tx(raw):
                 continue
             try:
                 self._decode(raw)
@@ -163,12 +202,23 @@ class OptioApp:
                 continue
             chosen.append(raw)
             size += len(raw)
-        return abci_pb2.ResponsePrepareProposal(txs=chosen)
+        txs = build_proposal(ctx, oracle, chosen, deadline_s=_VDF_DEADLINE_S,
+                             empty_job=self._empty_job)
+        return abci_pb2.ResponsePrepareProposal(txs=txs)
 
     def process_proposal(
         self, req: abci_pb2.RequestProcessProposal
     ) -> abci_pb2.ResponseProcessProposal:
-        for index, raw in enumerate(req.txs):
+        """Injected txs (oracle votes and signatures, VDF proof and order: every check is
+        listed in chain/oracle/proposal.py), then the shared validity function on each user
+        tx. Reads only the block and the last committed state."""
+        ctx = self._proposal_context(req.height, self._store.working())
+        try:
+            _, order = check_proposal(ctx, req.txs, req.proposed_last_commit)
+        except ProposalRejected as exc:
+            log.warning("rejecting proposal at height %d: %s", req.height, exc)
+            return abci_pb2.ResponseProcessProposal(status=_REJECT)
+        for index, raw in enumerate(order.user_txs):
             try:
                 self._decode(raw)
             except OptioError as exc:
@@ -178,19 +228,34 @@ class OptioApp:
         return abci_pb2.ResponseProcessProposal(status=_ACCEPT)
 
     def extend_vote(self, req: abci_pb2.RequestExtendVote) -> abci_pb2.ResponseExtendVote:
-        """No extension yet: vote extensions stay disabled in genesis until the oracle uses them."""
-        return abci_pb2.ResponseExtendVote()
+        """This validator's fresh prices from its feeder (empty = abstain on everything)."""
+        if self._feeder is None:
+            return abci_pb2.ResponseExtendVote()
+        params = self._oracle_params
+        observation = self._feeder.observe(params.underlyings)
+        try:
+            extension = encode_extension(observation, n_underlyings=len(params.underlyings),
+                                         max_bytes=params.max_extension_bytes)
+        except ExtensionError as exc:
+            log.warning("abstaining at height %d: %s", req.height, exc)
+            extension = b""
+        return abci_pb2.ResponseExtendVote(vote_extension=extension)
 
     def verify_vote_extension(
         self, req: abci_pb2.RequestVerifyVoteExtension
     ) -> abci_pb2.ResponseVerifyVoteExtension:
-        """Only the empty extension `extend_vote` produces is valid."""
-        status = (
-            abci_pb2.ResponseVerifyVoteExtension.ACCEPT
-            if not req.vote_extension
-            else abci_pb2.ResponseVerifyVoteExtension.REJECT
-        )
-        return abci_pb2.ResponseVerifyVoteExtension(status=status)
+        """Deterministic decoding, bounds and size only (chain/oracle/extension.py)."""
+        params = self._oracle_params
+        try:
+            decode_extension(req.vote_extension, n_underlyings=len(params.underlyings),
+                             max_bytes=params.max_extension_bytes)
+        except ExtensionError as exc:
+            log.warning("rejecting vote extension of %s at height %d: %s",
+                        req.validator_address.hex().upper(), req.height, exc)
+            return abci_pb2.ResponseVerifyVoteExtension(
+                status=abci_pb2.ResponseVerifyVoteExtension.REJECT)
+        return abci_pb2.ResponseVerifyVoteExtension(
+            status=abci_pb2.ResponseVerifyVoteExtension.ACCEPT)
 
     def finalize_block(
         self, req: abci_pb2.RequestFinalizeBlock
@@ -219,7 +284,7 @@ class OptioApp:
         self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock
     ) -> list[abci_pb2.Event]:
         """Work before the block's txs (oracle prices, evidence, liveness)."""
-        return []
+        return self._apply_injected_txs(ws, req)
 
     def _end_block(
         self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock
@@ -235,6 +300,7 @@ class OptioApp:
         self._store.commit(self._pending, self._pending_height)
         self._pending = None
         self._check = self._store.working()
+        self._start_empty_vdf(self._store.last_height + 1)
         return abci_pb2.ResponseCommit(retain_height=0)
 
     # --- helpers ------------------------------------------------------------------------
@@ -242,6 +308,7 @@ class OptioApp:
     def _load_chain_constants(self, ws: WorkingState) -> None:
         self._chain_id = get_chain_id(ws)
         self._params = get_params(ws)
+        self._oracle_params = get_oracle_params(ws)
 
     def _decode(self, raw: bytes) -> SignedTx:
         cached = self._decoded.get(raw)
@@ -262,7 +329,58 @@ class OptioApp:
             self._decoded.popitem(last=False)
         return tx
 
+    def _start_empty_vdf(self, height: int) -> None:
+        """With `precompute_vdf`, evaluate the empty-set VDF of `height` in the background: the
+        proposer's fallback when the evaluation over its selected txs misses the deadline."""
+        if self._empty_job is not None:
+            self._empty_job.cancel()
+            self._empty_job = None
+        if not self._precompute_vdf or self._chain_id is None or self._params is None:
+            return
+        seed = compute_seed(self._chain_id, height, self._store.last_app_hash, [])
+        self._empty_job = ProveJob(seed, self._params.vdf_iterations,
+                                   self._params.vdf_discriminant_bits)
+
+    def _proposal_context(self, height: int, ws: KVState) -> ProposalContext:
+        """What a proposal at `height` is built and checked against; `ws` is the state after
+        height − 1 (the committed state, or the block's own before its txs)."""
+        if self._chain_id is None or self._params is None:
+            raise RuntimeError("proposal before genesis was loaded")
+        required = is_oracle_tx_required(ws, height)
+        return ProposalContext(
+            chain_id=self._chain_id, height=height,
+            prev_app_hash=(self._store.last_app_hash if self._store.last_height
+                           else self._genesis_app_hash),
+            vdf_iterations=self._params.vdf_iterations,
+            vdf_discriminant_bits=self._params.vdf_discriminant_bits,
+            oracle_params=self._oracle_params, oracle_required=required,
+            validators=get_validator_set(ws, height - 1) if required else ())
+
+    def _apply_injected_txs(
+        self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock
+    ) -> list[abci_pb2.Event]:
+        """Aggregate the oracle tx's observations into prices (state/oracle.py) and record
+        the ordering tx's VDF output as the block's beacon (state/beacon.py). The block
+        passed ProcessProposal on > 2/3 of the power, so both are well formed."""
+        ctx = self._proposal_context(req.height, ws)
+        events = []
+        if ctx.oracle_required:
+            oracle = decode_oracle_tx(req.txs[0]) if req.txs else None
+            if oracle is None:
+                raise RuntimeError(f"finalized block {req.height} has no oracle tx")
+            checked = check_oracle_tx(oracle, chain_id=ctx.chain_id, height=req.height - 1,
+                                      validators=ctx.validators, params=ctx.oracle_params)
+            time_ns = req.time.seconds * NANOS_PER_SECOND + req.time.nanos
+            events += process_oracle_aggregate(ws, checked.votes, checked.total_power,
+                                               height=req.height, time_ns=time_ns)
+        beacon = finalized_beacon(ctx, req.txs)
+        if beacon is not None:
+            process_beacon(ws, beacon)
+        return [_abci_event(e) for e in events]
+
     def _deliver(self, ws: WorkingState, raw: bytes, height: int) -> abci_pb2.ExecTxResult:
+        if is_injected_tx(raw):
+            return abci_pb2.ExecTxResult(code=0)  # applied by _begin_block
         try:
             tx = self._decode(raw)
             with ws.transaction():

@@ -330,6 +330,122 @@ def q_balance(settings: Settings, address: str, denom: str, prove: bool) -> None
     emit(settings, data, text)
 
 
+@query.group("oracle")
+def q_oracle() -> None:
+    """Oracle prices (stake-weighted medians of the validators' vote extensions)."""
+
+
+@q_oracle.command("prices")
+@common_options
+@click.option("--prove", is_flag=True,
+              help="Verify each price's Merkle proof under the validator-signed next header.")
+def q_oracle_prices(settings: Settings, prove: bool) -> None:
+    """Show the latest price of every underlying, with the height and block time it was set."""
+    data = json.loads(checked_query(settings, "/oracle/prices").value)
+    lines = [f"height {data['height']}"]
+    for underlying, record in data["prices"].items():
+        if record is None:
+            lines.append(f"{underlying}: no price yet")
+            continue
+        line = f"{underlying}: {record['price']} (set at height {record['height']})"
+        if prove:
+            from chain.light import ProofFailure, verify_value
+            from state.keys import oracle_price_key
+            from state.oracle import PriceRecord
+
+            result = checked_query(settings, f"/oracle/price/{underlying}", prove=True)
+            proven = json.loads(result.value)
+            raw = PriceRecord(int(proven["price_ticks"]), int(proven["height"]),
+                              int(proven["time_ns"])).encode()
+            try:
+                verify_value(settings.rpc(), result, oracle_price_key(underlying), raw)
+            except ProofFailure as exc:
+                fail(settings, {**data, "verified": False}, f"PROOF FAILED: {exc}", exit_code=3)
+            record.update(proven, verified=True, proof_height=result.height)
+            line = (f"{underlying}: {proven['price']} (set at height {proven['height']}; "
+                    f"verified at height {result.height})")
+        lines.append(line)
+    emit(settings, data, "\n".join(lines))
+
+
+_DURATION = re.compile(r"(\d+)([smhd]?)")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in ``90``, ``90s``, ``30m``, ``2h`` or ``1d``."""
+    match = _DURATION.fullmatch(text.strip())
+    if not match:
+        raise click.BadParameter(f"{text!r} is not a duration like 90s, 30m, 2h")
+    return int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+@q_oracle.command("twap")
+@common_options
+@click.argument("underlying")
+@click.option("--window", default="30m", show_default=True,
+              help="Averaging window ending at the last block: 90s, 30m, 2h, ...")
+def q_oracle_twap(settings: Settings, underlying: str, window: str) -> None:
+    """Time-weighted average price of UNDERLYING over the window (rounded down)."""
+    seconds = parse_duration(window)
+    twap = json.loads(checked_query(settings, f"/oracle/twap/{underlying.upper()}/{seconds}").value)
+    if twap is None:
+        fail(settings, {"underlying": underlying.upper(), "twap": None},
+             f"no price of {underlying.upper()} recorded yet", exit_code=2)
+    covered = int(twap["covered_ns"]) / 1e9
+    emit(settings, twap, f"{twap['underlying']} TWAP over {seconds}s: {twap['price']} "
+                         f"({twap['observations']} observations covering {covered:g}s)")
+
+
+@query.command("block-order")
+@common_options
+@click.argument("height", type=int)
+@click.option("--prove", is_flag=True,
+              help="Verify the stored beacon's Merkle proof under the next signed header.")
+def q_block_order(settings: Settings, height: int, prove: bool) -> None:
+    """Show block HEIGHT's VDF seed and output and its tx order, re-derived from the block."""
+    import base64
+
+    from chain import ordering
+
+    result = checked_query(settings, f"/block_order/{height}", prove=prove)
+    if not result.value:
+        fail(settings, {"height": height}, f"no ordering recorded for height {height}")
+    beacon = json.loads(result.value)
+    block = settings.rpc().block(height)["block"]
+    txs = [base64.b64decode(t) for t in block["data"]["txs"] or []]
+    injected, user = ordering.split_block(txs)
+    prev_app_hash = bytes.fromhex(block["header"]["app_hash"])
+    seed = ordering.compute_block_seed(block["header"]["chain_id"], height, prev_app_hash, user)
+    y = bytes.fromhex(beacon["y"])
+    data: dict[str, Any] = {
+        **beacon,
+        "injected": [ordering.decode_injected_tx(t).WhichOneof("kind") for t in injected],
+        "order": [ordering.hash_tx(t).hex().upper() for t in user],
+        "seed_matches_block": seed.hex() == beacon["seed"],
+        "order_matches_output": ordering.order_txs(y, user) == user,
+    }
+    if prove:
+        from chain.light import ProofFailure, verify_value
+        from state.beacon import Beacon
+        from state.keys import beacon_key
+
+        raw = Beacon(height, bytes.fromhex(beacon["seed"]), y, int(beacon["iterations"])).encode()
+        try:
+            verify_value(settings.rpc(), result, beacon_key(height), raw)
+        except ProofFailure as exc:
+            fail(settings, {**data, "verified": False}, f"PROOF FAILED: {exc}", exit_code=3)
+        data["verified"] = True
+    lines = [f"height {height}: T={beacon['iterations']}", f"seed {beacon['seed']}",
+             f"y    {beacon['y'][:32]}…", f"injected txs: {', '.join(data['injected'])}",
+             f"seed re-derived from the block: {'yes' if data['seed_matches_block'] else 'NO'}",
+             f"order follows the VDF output: {'yes' if data['order_matches_output'] else 'NO'}",
+             f"{len(user)} user txs in order:", *(f"  {h}" for h in data["order"])]
+    if prove:
+        lines.append(f"beacon verified at height {result.height}")
+    emit(settings, data, "\n".join(lines))
+
+
 @main.command("status")
 @common_options
 def status_cmd(settings: Settings) -> None:

@@ -6,17 +6,27 @@ app.toml keys (all optional):
     db_path      = "data/optio.db"           # relative to home
     log_level    = "info"
     check_invariants = false                 # check supply conservation after every block
+    vdf_precompute = true                    # evaluate the empty-block VDF after each commit
+                                             # (fallback for a slow proposal, docs/ordering.md)
+
+    [oracle]                                 # the price feeder (chain/oracle/feeder.py)
+    source = "sim"                           # none | sim | file | http
+    max_age_s = 10.0                         # older prices are not sent (abstain)
+    sim_seed = 1                             # sim: shared walk; sim_bias_ppm skews this node
+    file_path = "prices.json"                # file: relative to home
+    http_url = "http://127.0.0.1:8080/prices"
 """
 
 from __future__ import annotations
 
 import logging
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from abci.server import run
 from chain.app import OptioApp
+from chain.oracle.feeder import OracleConfig, make_feeder
 from state.store import Store
 
 log = logging.getLogger("optio.node")
@@ -28,6 +38,8 @@ class NodeConfig:
     db_path: str = "data/optio.db"
     log_level: str = "info"
     check_invariants: bool = False
+    vdf_precompute: bool = True
+    oracle: OracleConfig = field(default_factory=OracleConfig)
 
 
 def load_config(home: Path) -> NodeConfig:
@@ -40,6 +52,8 @@ def load_config(home: Path) -> NodeConfig:
     unknown = sorted(set(raw) - set(NodeConfig.__dataclass_fields__))
     if unknown:
         raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    if "oracle" in raw:
+        raw["oracle"] = OracleConfig.from_mapping(raw["oracle"])
     return NodeConfig(**raw)
 
 
@@ -58,6 +72,9 @@ def run_node(home: Path) -> None:
     log.info("optio app: height %d, app hash %s, serving ABCI on %s",
              store.last_height, store.last_app_hash.hex().upper(), config.abci_address)
     try:
-        run(OptioApp(store, check_invariants=config.check_invariants), config.abci_address)
+        app = OptioApp(store, check_invariants=config.check_invariants,
+                       feeder=make_feeder(config.oracle, home=home),
+                       precompute_vdf=config.vdf_precompute)
+        run(app, config.abci_address)
     finally:
         store.close()

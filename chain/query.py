@@ -13,6 +13,14 @@ the header of block `height + 1`):
 - `/params`                  JSON of every chain parameter (no proof: several keys)
 - `/key/<hex>` or `/key` with the raw key in `data`: the raw stored bytes, with proof
 - `/staking/...`: validators, delegations, unbonding, rewards (chain/query_staking.py)
+- `/oracle/prices`           JSON {"height", "time_ns", "prices": {underlying: record | null}}
+                             of every genesis underlying (no proof: several keys)
+- `/oracle/price/<underlying>` JSON record {"price_ticks", "price", "height", "time_ns"};
+                             proof over the 24-byte stored record
+- `/oracle/twap/<underlying>/<window_seconds>` JSON TWAP over the window ending at the last
+                             committed block time, rounded down (no proof: a range of keys)
+- `/block_order/<height>`    JSON beacon of that block {"height", "seed", "y", "iterations",
+                             "randomness"} (hex); proof over the stored beacon record
 """
 
 from __future__ import annotations
@@ -26,9 +34,12 @@ from chain.address import format_address, parse_address
 from chain.query_staking import answer_staking_query
 from state import keys
 from state.accounts import Account, get_next_nonce
+from state.beacon import Beacon
+from state.block import NANOS_PER_SECOND, get_block_header
 from state.codec import decode_u64
 from state.denoms import is_known_denom
 from state.errors import InvalidAddress, InvalidQueryKey, UnknownQueryPath
+from state.oracle import PriceRecord, get_oracle_params, get_twap
 from state.params import get_params
 from state.proof import PROOF_OP_TYPE
 
@@ -74,6 +85,20 @@ def answer_query(
         params = get_params(pending)
         value = json.dumps({name: str(v) for name, v in asdict(params).items()}).encode()
         return abci_pb2.ResponseQuery(value=value, height=store.last_height)
+    if kind == "oracle":
+        return _oracle_query(store, path, args, prove)
+    if kind == "block_order" and len(args) == 1:
+        height = _decimal(path, args[0], "height")
+        key = keys.beacon_key(height)
+        raw = store.get(key)
+        value = b""
+        if raw is not None:
+            beacon = Beacon.decode(height, raw)
+            value = json.dumps({
+                "height": str(height), "seed": beacon.seed.hex(), "y": beacon.y.hex(),
+                "iterations": str(beacon.iterations), "randomness": beacon.randomness.hex(),
+            }).encode()
+        return _response(store, key, value, prove)
     if kind == "staking":
         return answer_staking_query(store, args, path, prove, _response)
     if kind == "key" and len(args) <= 1:
@@ -81,6 +106,59 @@ def answer_query(
         raw = store.get(key)
         return _response(store, key, raw or b"", prove)
     raise UnknownQueryPath(path)
+
+
+def _price_json(record: PriceRecord | None) -> dict[str, str] | None:
+    if record is None:
+        return None
+    return {"price_ticks": str(record.price_ticks), "price": _usd(record.price_ticks),
+            "height": str(record.height), "time_ns": str(record.time_ns)}
+
+
+def _usd(ticks: int) -> str:
+    """Ticks (micro-USD) as an exact decimal string."""
+    return f"{ticks // 1_000_000}.{ticks % 1_000_000:06d}"
+
+
+def _oracle_query(store: Store, path: str, args: list[str], prove: bool) -> abci_pb2.ResponseQuery:
+    underlyings = get_oracle_params(store).underlyings
+    header = get_block_header(store)
+    if args == ["prices"]:
+        value = json.dumps({
+            "height": str(store.last_height),
+            "time_ns": str(header.time_ns if header else 0),
+            "prices": {u: _price_json(_price_record(store, u)) for u in underlyings},
+        }).encode()
+        return abci_pb2.ResponseQuery(value=value, height=store.last_height)
+    if len(args) >= 2 and args[0] in ("price", "twap") and args[1] not in underlyings:
+        raise InvalidQueryKey(path, f"unknown underlying {args[1]!r}; known: {', '.join(underlyings)}")
+    if len(args) == 2 and args[0] == "price":
+        key = keys.oracle_price_key(args[1])
+        record = _price_record(store, args[1])
+        return _response(store, key, json.dumps(_price_json(record)).encode(), prove)
+    if len(args) == 3 and args[0] == "twap":
+        window_s = _decimal(path, args[2], "window in seconds")
+        end_ns = header.time_ns if header else 0
+        twap = get_twap(store, args[1], window_s * NANOS_PER_SECOND, end_ns)
+        value = json.dumps(None if twap is None else {
+            "underlying": args[1], "price_ticks": str(twap.price_ticks),
+            "price": _usd(twap.price_ticks), "rounding": "down",
+            "window_s": str(window_s), "end_ns": str(twap.end_ns),
+            "covered_ns": str(twap.covered_ns), "observations": str(twap.observations),
+        }).encode()
+        return abci_pb2.ResponseQuery(value=value, height=store.last_height)
+    raise UnknownQueryPath(path)
+
+
+def _price_record(store: Store, underlying: str) -> PriceRecord | None:
+    raw = store.get(keys.oracle_price_key(underlying))
+    return None if raw is None else PriceRecord.decode(raw)
+
+
+def _decimal(path: str, text: str, what: str) -> int:
+    if not text.isdigit() or len(text) > 19:
+        raise InvalidQueryKey(path, f"{what} must be a whole non-negative number, got {text!r}")
+    return int(text)
 
 
 def _response(store: Store, key: bytes, value: bytes, prove: bool) -> abci_pb2.ResponseQuery:

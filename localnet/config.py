@@ -139,12 +139,21 @@ def rewrite_cometbft_config(
     )
 
 
+def localnet_oracle(index: int) -> dict[str, str | int | bool]:
+    """The ``[oracle]`` section of localnet node ``index``: the same seeded ``sim`` walk on
+    every node, each skewed by its own bias of at most ±400 ppm, so the feeds disagree a
+    little, as real validators' sources do, and the chain's median has work to do."""
+    return {"source": "sim", "sim_seed": 7, "sim_bias_ppm": (index % 5) * 200 - 400}
+
+
 def app_toml(abci_port: int, db_path: str = "data/optio.db", log_level: str = "info",
              check_invariants: bool = True,
-             overrides: dict[str, str | int | bool] | None = None) -> str:
+             overrides: dict[str, str | int | bool] | None = None,
+             oracle: dict[str, str | int | bool] | None = None) -> str:
     """The app's ``config/app.toml`` read by ``chain.node.run_node``. Localnets check the
     state invariants after every block (a violation halts the node loudly). ``overrides``
-    replace or add settings (the app refuses names it does not know when it starts)."""
+    replace or add settings (the app refuses names it does not know when it starts);
+    ``oracle`` becomes the ``[oracle]`` section (chain/oracle/feeder.py)."""
     settings: dict[str, str | int | bool] = {
         "abci_address": f"tcp://127.0.0.1:{abci_port}",
         "db_path": db_path,
@@ -153,4 +162,7 @@ def app_toml(abci_port: int, db_path: str = "data/optio.db", log_level: str = "i
         **(overrides or {}),
     }
     lines = [f"{name} = {toml_value(value)}\n" for name, value in settings.items()]
+    if oracle:
+        lines += ["\n[oracle]\n", *(f"{name} = {toml_value(value)}\n"
+                                   for name, value in oracle.items())]
     return "# Optio application settings (read by `optio node start`).\n" + "".join(lines)

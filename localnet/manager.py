@@ -43,6 +43,7 @@ from localnet.config import (
     PORT_STRIDE,
     NodePorts,
     app_toml,
+    localnet_oracle,
     node_id,
     peers_string,
     rewrite_cometbft_config,
@@ -315,7 +316,8 @@ class Localnet:
                 self.log_level,
             )
             (node.home / "config" / "app.toml").write_text(
-                app_toml(node.ports.abci, log_level=self.log_level)
+                app_toml(node.ports.abci, log_level=self.log_level,
+                         oracle=localnet_oracle(node.index))
             )
         self._write_genesis(genesis_overrides)
         self._write_metadata()
@@ -337,7 +339,8 @@ class Localnet:
             for n in names
         ]
         base = json.loads((self.nodes[0].home / "config" / "genesis.json").read_text())
-        genesis = complete_genesis(base, localnet_app_genesis(addresses), chain_id=self.chain_id)
+        genesis = complete_genesis(base, localnet_app_genesis(addresses), chain_id=self.chain_id,
+                                   vote_extensions_enable_height=1)
         if overrides:
             genesis = merge_json(genesis, overrides)
         for node in self.nodes:

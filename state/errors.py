@@ -9,7 +9,7 @@ typed fields, and a `.message` a trader can act on. The ABCI layer maps
 Codes are stable forever: never renumber, never reuse a retired number.
 0 is success and 1 is reserved for internal errors, as in CometBFT and the
 Cosmos SDK. Ranges: 2-29 stateless tx checks, 30-59 stateful tx checks,
-60-79 genesis, 100-119 queries. `docs/errors.md` lists the table.
+60-79 genesis, 80-99 oracle and ordering, 100-119 queries. `docs/errors.md` lists the table.
 """
 
 from __future__ import annotations
@@ -539,6 +539,21 @@ class GenesisSupplyOverflow(GenesisError):
 
 class GenesisInvalidValidator(GenesisError):
     code = 68
+
+
+# --- Oracle and ordering (injected txs) --------------------------------------------------
+
+
+class InjectedTxNotAllowed(TxError):
+    """Oracle and ordering txs are built by the block proposer, never sent by users."""
+
+    code = 80
+
+    def __init__(self) -> None:
+        super().__init__(
+            "injected transactions (oracle, ordering) are added by block proposers only "
+            "and cannot be submitted"
+        )
 
 
 # --- Queries -------------------------------------------------------------------------

@@ -14,8 +14,10 @@ import pytest
 from abci.proto import abci_pb2
 from chain.address import address_from_public_key
 from chain.app import OptioApp
+from chain.ordering import is_injected_tx, ordering_tx_size, prepare_block_order
 from chain.tx import build_send_tx, public_key_bytes
 from genesis.presets import localnet_app_genesis
+from state.params import get_params
 from state.proof import verify
 from state.store import Store
 
@@ -164,8 +166,11 @@ def test_process_proposal_rejects_a_block_with_a_tx_an_honest_proposer_would_not
     good = send(0, 1, 500)
     wrong_chain = build_send_tx(KEYS[0], chain_id="other", nonce=2, to=ADDRESSES[1],
                                 amount=1, denom="uusd", fee=100)
-    for txs, status in (([good], ACCEPT), ([good, b"\x00garbage"], REJECT),
-                        ([wrong_chain], REJECT)):
+    honest = prepare(node, [good])
+    # A block of bad txs with a valid ordering tx: the VDF check passes, the tx check fails.
+    with_bad_tx = prepare(node, [wrong_chain], validate=False)
+    for txs, status in ((honest, ACCEPT), ([*honest, b"\x00garbage"], REJECT),
+                        (with_bad_tx, REJECT), ([good], REJECT)):
         answer = node.app.process_proposal(abci_pb2.RequestProcessProposal(height=1, txs=txs))
         assert answer.status == status
 
@@ -174,9 +179,24 @@ def test_prepare_proposal_drops_invalid_txs_and_respects_max_bytes(nodes: list[N
     node = nodes[0]
     node.init_chain()
     txs = [send(0, n, 1) for n in range(1, 6)]
+    ordering_bytes = ordering_tx_size(get_params(node.app._check).vdf_iterations)
     answer = node.app.prepare_proposal(abci_pb2.RequestPrepareProposal(
-        height=1, max_tx_bytes=len(txs[0]) * 3, txs=[b"junk", *txs]))
-    assert list(answer.txs) == txs[:3]
+        height=1, max_tx_bytes=ordering_bytes + len(txs[0]) * 3, txs=[b"junk", *txs]))
+    assert is_injected_tx(answer.txs[0])  # the ordering tx comes first (no oracle at height 1)
+    assert sorted(answer.txs[1:]) == sorted(txs[:3])
+
+
+def prepare(node: Node, txs: list[bytes], *, validate: bool = True) -> list[bytes]:
+    """An honest proposal at height 1: the ordering tx, then `txs` in VDF order. Without
+    `validate` the txs are ordered without the proposer's validity filter."""
+    if validate:
+        return list(node.app.prepare_proposal(abci_pb2.RequestPrepareProposal(
+            height=1, max_tx_bytes=1 << 20, txs=txs)).txs)
+    params = get_params(node.app._check)
+    genesis_hash = node.app._genesis_app_hash
+    return prepare_block_order(txs, chain_id=CHAIN_ID, height=1, prev_app_hash=genesis_hash,
+                               iterations=params.vdf_iterations,
+                               discriminant_bits=params.vdf_discriminant_bits).txs()
 
 
 def test_checktx_sees_earlier_mempool_txs_and_resets_after_commit(nodes: list[Node]) -> None:

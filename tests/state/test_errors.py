@@ -37,7 +37,7 @@ PUBLISHED = {
     52: "JailPeriodNotOver", 53: "InsufficientDelegation", 54: "TooManyUnbondingEntries",
     55: "NoDelegation", 56: "TransitiveRedelegation", 57: "ValidatorInsolvent",
     58: "DelegationTooSmall", 59: "ModuleAccountRecipient", 68: "GenesisInvalidValidator",
-    100: "UnknownQueryPath", 101: "InvalidQueryKey", 102: "QueryHeightUnavailable",
+    80: "InjectedTxNotAllowed", 100: "UnknownQueryPath", 101: "InvalidQueryKey", 102: "QueryHeightUnavailable",
 }  # fmt: skip
 
 
