@@ -130,14 +130,15 @@ def _price_one(
     spot_leg = u * du
     strike_leg = k * df
     if v > 0.0:
+        # The tails are not needed when _price_from takes its deep out-of-the-money branch.
+        n1 = n2 = 0.0
         d1 = x / v + 0.5 * v
         near = -d1 if w > 0.0 else d1 - v
-        if near >= TAIL_GAP_THRESHOLD:
-            return _price_from(x, v, w, spot_leg, strike_leg, 0.0, 0.0)
-        n1 = norm_cdf(w * d1)
-        n2 = norm_cdf(w * (d1 - v))
-        return _price_from(x, v, w, spot_leg, strike_leg, n1, n2)
-    n1, n2, _ = _probabilities(x, v, w)
+        if near < TAIL_GAP_THRESHOLD:
+            n1 = norm_cdf(w * d1)
+            n2 = norm_cdf(w * (d1 - v))
+    else:
+        n1, n2, _ = _probabilities(x, v, w)
     return _price_from(x, v, w, spot_leg, strike_leg, n1, n2)
 
 

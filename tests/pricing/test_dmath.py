@@ -3,6 +3,7 @@ the compiled kernels contain no transcendental library call, SVML or fused multi
 
 import math
 import re
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -136,6 +137,11 @@ def test_norm_cdf_and_pdf_match_the_separate_functions_bit_for_bit():
 def test_dmath_tables_match_their_generator():
     source = open(dmath.__file__, encoding="utf-8").read()
     assert gen_dmath_tables.render() in source
+
+
+def test_numba_cache_is_keyed_by_a_digest_of_the_pricing_sources():
+    # A change to any pricing/*.py must not reuse kernels compiled (and inlined) before it.
+    assert Path(numba.config.CACHE_DIR).name == config.SOURCES_DIGEST == config._sources_digest()
 
 
 def test_svml_is_disabled_and_fastmath_is_off():
