@@ -24,6 +24,7 @@ import click
 
 from chain import keystore
 from chain.address import parse_address
+from chain.cli_staking import staking_groups
 from chain.keystore import Keyring, KeystoreError
 from chain.rpc import DEFAULT_NODE, QueryResult, RPCClient, RPCError
 from localnet.cli import localnet
@@ -552,11 +553,11 @@ def node_start(home: Path) -> None:
 
 main.add_command(localnet)
 
-# Imported last: chain/cli_staking.py builds its commands from this module's helpers.
-from chain.cli_staking import staking_q, staking_tx  # noqa: E402
-
-tx.add_command(staking_tx)
-query.add_command(staking_q)
+# chain/cli_staking.py builds its commands from this module's helpers (passed in, so it never
+# imports this module, which may be running as __main__).
+_staking_tx, _staking_q = staking_groups(sys.modules[__name__])
+tx.add_command(_staking_tx)
+query.add_command(_staking_q)
 
 if __name__ == "__main__":
     main()
