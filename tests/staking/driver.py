@@ -13,6 +13,7 @@ from abci.proto import abci_pb2, types_pb2
 from chain.app import OptioApp
 from chain.tx import build_msgs_tx, build_send_msg, build_staking_msg, public_key_bytes, signer_address
 from genesis.presets import localnet_app_genesis
+from genesis.schema import AppGenesis
 from genesis.validators import with_genesis_validators
 from state.params import Params
 from state.store import Store, WorkingState
@@ -46,22 +47,25 @@ class Chain:
 
     def __init__(self, path: Path, *, validators: int = 3, accounts: int = 6,
                  params: Params | None = None, fixed: bool = False,
-                 self_bond: int = 100 * 10**6) -> None:
+                 self_bond: int = 100 * 10**6, app_genesis: AppGenesis | None = None) -> None:
         self.path = path
         self.store = Store(path)
         self.app = OptioApp(self.store, check_invariants=True)
         self.height = 0
         self.time_s = GENESIS_TIME_S
         self.nonces: dict[int, int] = {}
-        app_genesis = localnet_app_genesis([address(i) for i in range(accounts)], params=params)
         offered: list[abci_pb2.ValidatorUpdate] = []
-        if fixed:
+        if app_genesis is not None:
+            pass
+        elif fixed:
+            app_genesis = localnet_app_genesis([address(i) for i in range(accounts)], params=params)
             from abci.proto import crypto_pb2
             offered = [abci_pb2.ValidatorUpdate(pub_key=crypto_pb2.PublicKey(ed25519=cons_pub(i)),
                                                 power=10) for i in range(validators)]
         else:
             app_genesis = with_genesis_validators(
-                app_genesis, [(address(i), cons_pub(i)) for i in range(validators)],
+                localnet_app_genesis([address(i) for i in range(accounts)], params=params),
+                [(address(i), cons_pub(i)) for i in range(validators)],
                 self_bond=self_bond)
         self.init_request = abci_pb2.RequestInitChain(
             chain_id=CHAIN_ID, initial_height=1, validators=offered,
