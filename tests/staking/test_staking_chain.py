@@ -213,3 +213,29 @@ def test_signers_earn_inflation_and_fees_and_withdraw_them(chain: Chain) -> None
                                validator_address=address(0))])
     assert get_balance(chain.ws, address(0), "uopt") > op_before
     assert get_balance(chain.ws, REWARDS_POOL_ID, "uopt") >= 0
+
+
+def test_redelegation_after_the_infraction_is_slashed_at_its_destination(chain: Chain) -> None:
+    chain.block([chain.staking(4, "delegate", delegator_address=address(4),
+                               validator_address=address(0), amount=100 * OPT)])
+    infraction = chain.height + 1
+    chain.block()
+    chain.block([chain.staking(4, "redelegate", delegator_address=address(4),
+                               src_validator_address=address(0),
+                               dst_validator_address=address(1), amount=40 * OPT)])
+    chain.block(misbehavior=[abci_pb2.Misbehavior(
+        type=abci_pb2.DUPLICATE_VOTE, height=infraction, total_voting_power=400,
+        validator=abci_pb2.Validator(address=consensus_address(cons_pub(0)), power=200))])
+    # 5% of the 40 OPT that moved after the infraction is burnt at the destination...
+    assert get_delegation_tokens(chain.ws, operator(4), operator(1)) == 38 * OPT
+    assert get_validator(chain.ws, operator(1)).tokens == 138 * OPT  # type: ignore[union-attr]
+    # ...and the source covers the rest of 5% × 200 OPT.
+    assert get_validator(chain.ws, operator(0)).tokens == 160 * OPT - 8 * OPT  # type: ignore[union-attr]
+
+
+def test_fees_collected_in_a_block_go_to_the_signers_of_the_next(chain: Chain) -> None:
+    chain.block([chain.send(5, address(4), 1), chain.send(4, address(5), 1)])
+    assert get_fee_pool(chain.ws, "uusd") == 200
+    chain.block()
+    assert get_fee_pool(chain.ws, "uusd") == 0
+    assert get_balance(chain.ws, REWARDS_POOL_ID, "uusd") == 200
