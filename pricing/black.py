@@ -8,7 +8,10 @@ Conventions (both models; T in years, rates and vols per year, continuously comp
   ∂V/∂r with q held fixed.
 - vega is ∂V/∂σ per 1.00 of vol (divide by 100 for "per vol point"); theta is −∂V/∂T per
   year (``theta_per_day`` divides by 365); rho is per 1.00 of rate.
-Black-76 is BSM with q = r and S = F except for rho, so one kernel serves both.
+Black-76 is BSM with q = r and S = F except for rho, so one kernel serves both. Puts use
+N(−d) rather than 1 − N(d), and when the nearer normal tail lies beyond 8 standard
+deviations the price is taken from ``dmath.gaussian_tail_gap``, so deep out-of-the-money
+prices keep their relative accuracy instead of cancelling F·N(d1) against K·N(d2).
 
 Degenerate inputs take their limits: when σ·√T = 0 the option is worth its discounted
 intrinsic value on the forward, N(d1) and N(d2) become 1, 0 or ½ (forward above, below or
@@ -21,11 +24,19 @@ scalar inputs, arrays otherwise; the ``_kernel`` functions are the consensus cod
 from typing import NamedTuple
 
 import numpy as np
-from numpy.typing import ArrayLike
 from numba import njit
+from numpy.typing import ArrayLike
 
 from pricing.config import JIT, JIT_INLINE
-from pricing.dmath import TAIL_GAP_THRESHOLD, exp, gaussian_tail_gap, log, norm_cdf, norm_cdf_and_pdf, sqrt
+from pricing.dmath import (
+    TAIL_GAP_THRESHOLD,
+    exp,
+    gaussian_tail_gap,
+    log,
+    norm_cdf,
+    norm_cdf_and_pdf,
+    sqrt,
+)
 from pricing.inputs import Prepared, prepare, require_non_negative, require_positive
 
 _INV_SQRT_2PI = 0.3989422804014327

@@ -23,11 +23,19 @@ accurate to rounding — typically after 2–4 evaluations of b.
 from typing import Final
 
 import numpy as np
-from numpy.typing import ArrayLike
 from numba import njit
+from numpy.typing import ArrayLike
 
 from pricing.config import JIT, JIT_INLINE
-from pricing.dmath import TAIL_GAP_THRESHOLD, exp, gaussian_tail_gap, log, norm_cdf, norm_cdf_and_pdf, sqrt
+from pricing.dmath import (
+    TAIL_GAP_THRESHOLD,
+    exp,
+    gaussian_tail_gap,
+    log,
+    norm_cdf,
+    norm_cdf_and_pdf,
+    sqrt,
+)
 from pricing.inputs import Prepared, prepare, require_non_negative, require_positive
 
 _SQRT_2PI = 2.5066282746310002
