@@ -72,7 +72,7 @@ class Chain:
             app_state_bytes=json.dumps(app_genesis.to_json()).encode())
         self.init = self.app.init_chain(self.init_request)
         self.absent: set[bytes] = set()
-        self.last_response: abci_pb2.ResponseFinalizeBlock | None = None
+        self.last_response = abci_pb2.ResponseFinalizeBlock()
 
     @property
     def ws(self) -> WorkingState:

@@ -178,7 +178,7 @@ def test_downtime_slashes_and_jails_then_unjail_after_the_jail_period(chain: Cha
         if record is not None and record.jailed:
             jailed_at = chain.height
             break
-    assert jailed_at is not None
+    assert jailed_at is not None and record is not None
     assert record.tokens == 100 * OPT - 10_000  # 0.01% of 100 OPT
     assert {u.pub_key.ed25519: u.power for u in chain.last_response.validator_updates} == {
         cons_pub(2): 0}

@@ -79,7 +79,7 @@ def test_jailing_the_only_validator_keeps_the_set_instead_of_emptying_it(tmp_pat
                                    validator_address=address(0), amount=100 * OPT)])
         record = get_validator(chain.ws, parse_address(address(0)))
         assert record is not None and record.jailed
-        assert not chain.last_response.validator_updates  # type: ignore[union-attr]
+        assert not chain.last_response.validator_updates
         assert [v.address for v in chain.validator_set(chain.height + 2)] == [
             consensus_address(cons_pub(0))]
         chain.run(3)
