@@ -677,6 +677,8 @@ def _apply_bond_statuses(
                 ws.delete(keys.validator_queue_key(record.unbonding_completion_ns,
                                                    record.operator))
             set_validator(ws, replace(record, status=BONDED, unbonding_completion_ns=0))
+            # Liveness is measured from (re)entry into the set, as in the Cosmos SDK.
+            ws.delete(keys.signing_info_key(record.cons_address))
         elif not inside and record.status == BONDED:
             completion = now + params.unbonding_time_s * NANOS_PER_SECOND
             set_validator(ws, replace(record, status=UNBONDING,
