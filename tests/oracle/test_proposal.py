@@ -291,3 +291,32 @@ def test_queries_serve_prices_twap_and_block_order_with_proofs(
     for path, code in (("/oracle/twap/DOGE/60", 101), ("/oracle/twap/BTC/x", 101),
                        ("/oracle/nope", 100), ("/block_order/-1", 101)):
         assert chain.app.query(abci_pb2.RequestQuery(path=path)).code == code, path
+
+
+def test_a_node_restarted_before_finalizing_reaches_the_same_app_hash(
+    chain: Chain, honest: tuple[list[bytes], abci_pb2.CommitInfo], tmp_path: Path,
+) -> None:
+    txs, commit = honest
+    expected = chain.finalize(2, txs, seconds=1_001).app_hash
+    chain.store.close()
+    chain.store = Store(tmp_path / "db")
+    chain.app = OptioApp(chain.store, check_invariants=True)
+    # as after a crash: no ProcessProposal, the committed state of height 1 and the block
+    assert chain.finalize(2, txs, seconds=1_001).app_hash == expected
+
+
+def test_a_vdf_that_misses_the_deadline_yields_a_valid_block_without_user_txs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chain = Chain(tmp_path / "db")
+    try:
+        chain.app._precompute_vdf = True
+        chain.app._start_empty_vdf(2)  # what Commit of height 1 does with precompute_vdf
+        assert chain.app._empty_job is not None and chain.app._empty_job.result(30) is not None
+        monkeypatch.setattr("chain.app._VDF_DEADLINE_S", 0.0)
+        ext = extended_commit(1)
+        txs = chain.prepare(2, USER_TXS, ext)
+        assert len(txs) == 2  # oracle tx + the precomputed empty-set ordering tx
+        assert chain.process(2, txs, last_commit(ext)) == ACCEPT
+    finally:
+        chain.store.close()
