@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from chain.address import parse_address
+
 if TYPE_CHECKING:
     from chain.cli import Settings
 
@@ -236,15 +238,29 @@ def staking_groups(cli: ModuleType) -> tuple[click.Group, click.Group]:
     @staking_q.command("validator")
     @common_options
     @click.argument("validator")
-    def q_validator(settings: Settings, validator: str) -> None:
+    @click.option("--prove", is_flag=True,
+                  help="Verify a Merkle proof under the validator-signed header of the next block.")
+    def q_validator(settings: Settings, validator: str, prove: bool) -> None:
         """One validator (by operator address or key name)."""
-        address = parse_address_arg(settings, validator)
-        records = json.loads(checked_query(settings, "/staking/validators").value)
-        found = [r for r in records if r["operator_address"] == address]
-        if not found:
-            fail(settings, {"validator": address}, f"no validator is operated by {address}")
-        emit(settings, found[0], json.dumps(found[0], indent=2))
+        from chain.light import ProofFailure, verify_value
+        from chain.query_staking import validator_json
+        from state.keys import validator_key
+        from state.staking import ValidatorRecord
 
+        address = parse_address_arg(settings, validator)
+        result = checked_query(settings, f"/staking/validator/{address}", prove=prove)
+        if not result.value:
+            fail(settings, {"validator": address}, f"no validator is operated by {address}")
+        reduction = int(json.loads(checked_query(settings, "/params").value)["power_reduction"])
+        data = validator_json(ValidatorRecord.decode(result.value), reduction)
+        if prove:
+            try:
+                app_hash = verify_value(settings.rpc(), result,
+                                        validator_key(parse_address(address)), result.value)
+            except ProofFailure as exc:
+                fail(settings, {**data, "verified": False}, f"PROOF FAILED: {exc}", exit_code=3)
+            data.update(verified=True, height=result.height, app_hash=app_hash.hex().upper())
+        emit(settings, data, json.dumps(data, indent=2))
 
     @staking_q.command("delegations")
     @common_options

@@ -173,6 +173,10 @@ class ValidatorRecord:
     def encode(self) -> bytes:
         return _encode_record(self)
 
+    @classmethod
+    def decode(cls, raw: bytes) -> ValidatorRecord:
+        return _decode_record(cls, raw)
+
 
 @dataclass(frozen=True, slots=True)
 class Delegation:
@@ -184,6 +188,10 @@ class Delegation:
 
     def encode(self) -> bytes:
         return _encode_record(self)
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Delegation:
+        return _decode_record(cls, raw)
 
 
 @dataclass(frozen=True, slots=True)
