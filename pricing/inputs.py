@@ -5,19 +5,19 @@ input (wrong dtype, non-finite numbers, shapes that do not broadcast) fails with
 clear ValueError before any kernel runs.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
+@dataclass(slots=True)
 class Prepared:
     """Flat, contiguous float64 inputs plus bool flags, and how to shape results."""
 
-    __slots__ = ("arrays", "flags", "shape", "scalar")
-
-    def __init__(self, arrays: list[np.ndarray], flags: np.ndarray, shape: tuple[int, ...], scalar: bool):
-        self.arrays = arrays
-        self.flags = flags
-        self.shape = shape
-        self.scalar = scalar
+    arrays: list[np.ndarray]
+    flags: np.ndarray
+    shape: tuple[int, ...]
+    scalar: bool
 
     def result(self, flat: np.ndarray) -> np.ndarray | float:
         """A kernel's flat output as a float for scalar inputs, else in the broadcast shape."""
