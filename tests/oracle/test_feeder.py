@@ -136,3 +136,17 @@ def test_config_rejects_unknown_keys_and_incomplete_sources() -> None:
     with pytest.raises(ValueError, match="file_path"):
         OracleConfig.from_mapping({"source": "file"})
     assert make_feeder(OracleConfig()).observe(UNDERLYINGS) == Observation()
+
+
+def test_node_config_reads_the_oracle_section_of_app_toml(tmp_path: Path) -> None:
+    from chain.node import load_config
+    from localnet.config import app_toml, localnet_oracle
+
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "app.toml").write_text(app_toml(26658, oracle=localnet_oracle(1)))
+    config = load_config(tmp_path)
+    assert config.oracle.source == "sim" and config.oracle.sim_bias_ppm == -200
+    (tmp_path / "config" / "app.toml").write_text(
+        app_toml(26658, oracle={"source": "sim", "bogus": 1}))
+    with pytest.raises(ValueError, match="bogus"):
+        load_config(tmp_path)

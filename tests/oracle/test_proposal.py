@@ -320,3 +320,24 @@ def test_a_vdf_that_misses_the_deadline_yields_a_valid_block_without_user_txs(
         assert chain.process(2, txs, last_commit(ext)) == ACCEPT
     finally:
         chain.store.close()
+
+
+def test_verify_vote_extension_accepts_what_extend_vote_produces_and_rejects_garbage(
+    chain: Chain,
+) -> None:
+    from chain.oracle.feeder import Feeder, OracleConfig, SimSource
+
+    verify_ok = abci_pb2.ResponseVerifyVoteExtension.ACCEPT
+    for feeder in (None, Feeder(None, max_age_s=10),
+                   Feeder(SimSource(OracleConfig(source="sim", sim_bias_ppm=10**9)), max_age_s=10)):
+        chain.app._feeder = feeder
+        extension = chain.app.extend_vote(abci_pb2.RequestExtendVote(height=2)).vote_extension
+        answer = chain.app.verify_vote_extension(abci_pb2.RequestVerifyVoteExtension(
+            height=2, vote_extension=extension))
+        assert answer.status == verify_ok
+    assert extension  # the last (wild but well-formed) feeder did report prices
+    for garbage in (b"\x01", b"\x02\x01\x00" + bytes(8), b"\x01\x01\x05" + bytes(7) + b"\x01",
+                    b"\x01" * 600):
+        answer = chain.app.verify_vote_extension(abci_pb2.RequestVerifyVoteExtension(
+            height=2, vote_extension=garbage))
+        assert answer.status == abci_pb2.ResponseVerifyVoteExtension.REJECT
