@@ -1,5 +1,7 @@
 """Scenario revaluation: grid layout, agreement with the reference, risk properties, determinism."""
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -177,15 +179,18 @@ def test_bad_inputs_are_rejected():
         ScenarioGrid(price_range=1.5)
 
 
-UNIVERSE = random_instruments(np.random.default_rng(9), 40)
-UNIVERSE_VECTORS = instrument_pnl_vectors(GRID, **UNIVERSE)
 accounts = st.lists(st.tuples(st.integers(0, 39), st.integers(-1000, 1000)), min_size=1, max_size=12)
+
+
+@functools.cache
+def _universe_vectors() -> np.ndarray:
+    return instrument_pnl_vectors(GRID, **random_instruments(np.random.default_rng(9), 40))
 
 
 def _worst(rows: list[tuple[int, int]]) -> float:
     index = np.array([i for i, _ in rows])
     qty = np.array([q for _, q in rows])
-    return revalue_account_on_vectors(GRID, UNIVERSE_VECTORS, index, qty).worst_loss
+    return revalue_account_on_vectors(GRID, _universe_vectors(), index, qty).worst_loss
 
 
 @settings(max_examples=200, deadline=None)
