@@ -175,3 +175,7 @@ def test_no_honest_proposal_was_rejected(net: Localnet) -> None:
         log = (node.home / "app.log").read_text(errors="replace")
         assert not re.search(r"rejecting (proposal|vote extension)", log), node.name
         assert "Traceback" not in log, node.name
+        consensus = (node.home / "cometbft.log").read_text(errors="replace")
+        assert "state machine rejected a proposed block" not in consensus, node.name
+    # every node, node1 too after its restart, keeps up with the chain
+    net.wait_for_height(net.rpc(0).status().latest_height, 120)
