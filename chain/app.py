@@ -165,7 +165,8 @@ class OptioApp:
         initial_height = max(req.initial_height, 1)
         offered = tuple(_validator_of(update) for update in req.validators)
         process_genesis(ws, genesis, chain_id=req.chain_id)
-        set_vote_extensions_enable_height(ws, req.consensus_params.abci.vote_extensions_enable_height)
+        set_vote_extensions_enable_height(
+            ws, req.consensus_params.abci.vote_extensions_enable_height)
         validators = process_genesis_validators(ws, genesis, offered, initial_height)
         # The mempool may see txs before block 1 is committed: check them against genesis too.
         self._check = self._store.working()

@@ -131,7 +131,8 @@ def _oracle_query(store: Store, path: str, args: list[str], prove: bool) -> abci
         }).encode()
         return abci_pb2.ResponseQuery(value=value, height=store.last_height)
     if len(args) >= 2 and args[0] in ("price", "twap") and args[1] not in underlyings:
-        raise InvalidQueryKey(path, f"unknown underlying {args[1]!r}; known: {', '.join(underlyings)}")
+        raise InvalidQueryKey(
+            path, f"unknown underlying {args[1]!r}; known: {', '.join(underlyings)}")
     if len(args) == 2 and args[0] == "price":
         key = keys.oracle_price_key(args[1])
         record = _price_record(store, args[1])

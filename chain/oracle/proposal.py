@@ -19,7 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from abci.proto import abci_pb2
-from chain.oracle.tx import CheckedOracleTx, OracleTxError, build_oracle_tx, check_oracle_tx, decode_oracle_tx
+from chain.oracle.tx import (
+    CheckedOracleTx,
+    OracleTxError,
+    build_oracle_tx,
+    check_oracle_tx,
+    decode_oracle_tx,
+)
 from chain.ordering import (
     BlockOrder,
     InvalidBlockOrder,
@@ -98,7 +104,8 @@ def check_proposal(
     if ctx.oracle_required:
         oracle = decode_oracle_tx(txs[0]) if txs else None
         if oracle is None:
-            raise ProposalRejected("missing_oracle_tx", "the block does not start with an oracle tx")
+            raise ProposalRejected("missing_oracle_tx",
+                                   "the block does not start with an oracle tx")
         try:
             checked = check_oracle_tx(
                 oracle, chain_id=ctx.chain_id, height=ctx.height - 1, validators=ctx.validators,

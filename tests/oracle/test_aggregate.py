@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from state.oracle import (
     process_oracle_aggregate,
     set_oracle_params,
 )
-from state.store import Store
+from state.store import Store, WorkingState
 
 S = 1_000_000_000
 
@@ -81,7 +82,7 @@ def test_exactly_two_thirds_is_not_enough_with_the_default_share() -> None:
 
 
 @pytest.fixture
-def ws(tmp_path: Path):  # type: ignore[no-untyped-def]
+def ws(tmp_path: Path) -> Iterator[WorkingState]:
     store = Store(tmp_path / "db")
     working = store.working()
     set_oracle_params(working, OracleParams(underlyings=("BTC",), twap_history_len=4))
@@ -89,11 +90,11 @@ def ws(tmp_path: Path):  # type: ignore[no-untyped-def]
     store.close()
 
 
-def record(ws, height: int, t: int, price: int) -> None:  # type: ignore[no-untyped-def]
+def record(ws: WorkingState, height: int, t: int, price: int) -> None:
     process_oracle_aggregate(ws, [Vote(1, obs(price))], 1, height=height, time_ns=t)
 
 
-def test_twap_weights_each_price_by_how_long_it_held(ws) -> None:  # type: ignore[no-untyped-def]
+def test_twap_weights_each_price_by_how_long_it_held(ws: WorkingState) -> None:
     record(ws, 1, 100 * S, 1_000)
     record(ws, 2, 101 * S, 2_000)  # held 9 s
     record(ws, 3, 110 * S, 4_000)  # held 0.5 s
@@ -103,16 +104,18 @@ def test_twap_weights_each_price_by_how_long_it_held(ws) -> None:  # type: ignor
     assert twap is not None
     assert twap.price_ticks == 22_000 * 2 // 23  # 1913.04… rounded down
     assert twap.covered_ns == 23 * S // 2 and twap.observations == 4
-    assert get_price(ws, "BTC").price_ticks == 1_000  # type: ignore[union-attr]
+    latest = get_price(ws, "BTC")
+    assert latest is not None and latest.price_ticks == 1_000
 
 
-def test_twap_rounds_down(ws) -> None:  # type: ignore[no-untyped-def]
+def test_twap_rounds_down(ws: WorkingState) -> None:
     record(ws, 1, 0, 1)
     record(ws, 2, 2 * S, 2)
-    assert get_twap(ws, "BTC", 3 * S, 3 * S).price_ticks == 1  # 4/3 → 1  # type: ignore[union-attr]
+    twap = get_twap(ws, "BTC", 3 * S, 3 * S)
+    assert twap is not None and twap.price_ticks == 1  # (1·2 + 2·1) / 3 = 4/3, rounded down
 
 
-def test_twap_window_longer_than_history_covers_what_exists(ws) -> None:  # type: ignore[no-untyped-def]
+def test_twap_window_longer_than_history_covers_what_exists(ws: WorkingState) -> None:
     for h in range(1, 7):  # ring keeps the newest 4: times 3..6 s
         record(ws, h, h * S, 100 * h)
     twap = get_twap(ws, "BTC", 3600 * S, 7 * S)
@@ -121,10 +124,11 @@ def test_twap_window_longer_than_history_covers_what_exists(ws) -> None:  # type
     assert sum(1 for _ in ws.iterate(b"orc/obs/")) == 4
 
 
-def test_twap_of_a_window_inside_one_price_is_that_price(ws) -> None:  # type: ignore[no-untyped-def]
+def test_twap_of_a_window_inside_one_price_is_that_price(ws: WorkingState) -> None:
     record(ws, 1, 10 * S, 777)
     record(ws, 2, 20 * S, 999)
-    assert get_twap(ws, "BTC", S, 15 * S).price_ticks == 777  # type: ignore[union-attr]
-    assert get_twap(ws, "BTC", 0, 20 * S).price_ticks == 999  # type: ignore[union-attr]
+    inside, at_end = get_twap(ws, "BTC", S, 15 * S), get_twap(ws, "BTC", 0, 20 * S)
+    assert inside is not None and inside.price_ticks == 777
+    assert at_end is not None and at_end.price_ticks == 999
     assert get_twap(ws, "BTC", S, 5 * S) is None
     assert get_twap(ws, "ETH", S, 5 * S) is None
