@@ -148,7 +148,6 @@ def interpreted_output(name: str) -> bytes:
 
 if __name__ == "__main__":
     # `python -m tests.pricing.determinism_grids` prints the digests to pin after a deliberate
-    # change of a kernel or of pricing.dmath (use a fresh NUMBA_CACHE_DIR: cached kernels do not
-    # notice changes in the dmath functions they inlined).
+    # change of a kernel or of pricing.dmath.
     for producer_name, producer in PRODUCERS.items():
         print(producer_name, digest(producer()))
