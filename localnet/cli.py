@@ -64,8 +64,11 @@ def localnet() -> None:
 @click.option("--genesis-patch", type=click.File("r"), default=None,
               help="JSON merged into the generated genesis.json (objects key by key) when "
                    "the localnet is created, e.g. short staking periods for fault drills.")
+@click.option("--self-bond", type=click.IntRange(min=1), default=None, metavar="UOPT",
+              help="Bond UOPT of each validator<i> operator key to node i's consensus key in "
+                   "genesis (a stake-backed set); default: fixed genesis validators.")
 def up(home: Path, as_json: bool, validators: int | None, base_port: int | None,
-       chain_id: str | None, timeout: float, genesis_patch: Any) -> None:
+       chain_id: str | None, timeout: float, genesis_patch: Any, self_bond: int | None) -> None:
     """Create the localnet if needed, start every stopped process, wait for blocks."""
     net = Localnet(home, validators, base_port, chain_id)
     overrides = None
@@ -76,10 +79,10 @@ def up(home: Path, as_json: bool, validators: int | None, base_port: int | None,
             raise LocalnetError(f"--genesis-patch is not JSON: {exc}") from None
         if not isinstance(overrides, dict):
             raise LocalnetError("--genesis-patch must hold a JSON object")
-        if net.exists:
-            raise LocalnetError("--genesis-patch only applies when the localnet is created; "
-                                "this one exists (reset keeps its genesis: delete the home)")
-    created = net.up(timeout=timeout, genesis_overrides=overrides)
+    if net.exists and (overrides is not None or self_bond is not None):
+        raise LocalnetError("--genesis-patch and --self-bond only apply when the localnet is "
+                            "created; this one exists (reset keeps its genesis: delete the home)")
+    created = net.up(timeout=timeout, genesis_overrides=overrides, self_bond=self_bond)
     keys = net.demo_keys()
     if as_json:
         click.echo(json.dumps({

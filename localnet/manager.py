@@ -20,6 +20,7 @@ command line still names the node home, so a recycled pid is never signalled.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import os
@@ -282,13 +283,18 @@ class Localnet:
 
     # --- creation -------------------------------------------------------------
 
-    def init(self, genesis_overrides: dict[str, Any] | None = None) -> bool:
+    def init(self, genesis_overrides: dict[str, Any] | None = None,
+             self_bond: int | None = None) -> bool:
         """Generate the network if the home has none; True if it was created now.
 
         ``genesis_overrides`` is merged into the generated genesis.json before any node
         starts (objects key by key, anything else replaced), e.g.
-        ``{"app_state": {"params": {"min_fee_uusd": "10"}}}``. It is ignored when the
-        network already exists: a genesis cannot change under a running chain.
+        ``{"app_state": {"params": {"min_fee_uusd": "10"}}}``. With ``self_bond`` (uopt)
+        every genesis validator is declared in ``app_state.staking``: operator key
+        ``validator<i>``, the node's consensus key, that much bonded from the operator's
+        genesis balance, so the set is stake-backed (slashable, rewarded) from block 1;
+        without it CometBFT's genesis validators stay fixed members. Both are ignored when
+        the network already exists: a genesis cannot change under a running chain.
         """
         if self.exists:
             return False
@@ -319,7 +325,7 @@ class Localnet:
                 app_toml(node.ports.abci, log_level=self.log_level,
                          oracle=localnet_oracle(node.index))
             )
-        self._write_genesis(genesis_overrides)
+        self._write_genesis(genesis_overrides, self_bond)
         self._write_metadata()
         return True
 
@@ -328,10 +334,14 @@ class Localnet:
             {"validators": self.validators, "base_port": self.base_port,
              "chain_id": self.chain_id, "full_nodes": self.full_nodes}, indent=2) + "\n")
 
-    def _write_genesis(self, overrides: dict[str, Any] | None = None) -> None:
+    def _write_genesis(self, overrides: dict[str, Any] | None = None,
+                       self_bond: int | None = None) -> None:
         """Fund demo + operator keys and write the same complete genesis to every node."""
         from genesis.builder import complete_genesis, write_genesis
         from genesis.presets import localnet_app_genesis
+        from genesis.schema import AppGenesis
+        from genesis.validators import with_genesis_validators
+        from state.errors import GenesisError
 
         names = [*DEMO_KEYS, *(f"validator{n.index}" for n in self.nodes)]
         addresses = [
@@ -339,10 +349,28 @@ class Localnet:
             for n in names
         ]
         base = json.loads((self.nodes[0].home / "config" / "genesis.json").read_text())
-        genesis = complete_genesis(base, localnet_app_genesis(addresses), chain_id=self.chain_id,
+        app_genesis = localnet_app_genesis(addresses)
+        if self_bond:
+            operators = [
+                (self.keyring.show(f"validator{node.index}").address,
+                 base64.b64decode(self.validator_key(node)["pub_key"]["value"]))
+                for node in self.nodes
+            ]
+            try:
+                app_genesis = with_genesis_validators(
+                    app_genesis, operators, self_bond=self_bond,
+                    monikers=[node.name for node in self.nodes])
+            except GenesisError as exc:
+                raise LocalnetError(f"cannot bond the genesis validators: {exc}") from None
+        genesis = complete_genesis(base, app_genesis, chain_id=self.chain_id,
                                    vote_extensions_enable_height=1)
         if overrides:
             genesis = merge_json(genesis, overrides)
+        try:
+            # Every node would refuse a bad app_state in InitChain: refuse it here, once.
+            AppGenesis.from_json(genesis["app_state"])
+        except GenesisError as exc:
+            raise LocalnetError(f"the localnet genesis is invalid: {exc}") from None
         for node in self.nodes:
             write_genesis(str(node.home / "config" / "genesis.json"), genesis)
 
@@ -377,8 +405,9 @@ class Localnet:
         ])
         rewrite_cometbft_config(node.home / "config" / "config.toml", node.name, node.ports,
                                 peers, self.log_level)
-        (node.home / "config" / "app.toml").write_text(
-            app_toml(node.ports.abci, log_level=self.log_level, overrides=app_settings))
+        (node.home / "config" / "app.toml").write_text(app_toml(
+            node.ports.abci, log_level=self.log_level, overrides=app_settings,
+            oracle=localnet_oracle(index)))
         if not self.keyring.has(f"validator{index}"):
             self.keyring.add(f"validator{index}")
         # Recorded before starting, so `down` stops it even if the start fails.
@@ -498,13 +527,14 @@ class Localnet:
             pass
 
     def up(self, timeout: float = 120.0, min_height: int = 2,
-           genesis_overrides: dict[str, Any] | None = None) -> bool:
+           genesis_overrides: dict[str, Any] | None = None,
+           self_bond: int | None = None) -> bool:
         """Create if needed, start every stopped process, wait for ``min_height``.
 
-        Returns True if the network was created by this call (``genesis_overrides``: see
-        ``init``).
+        Returns True if the network was created by this call (``genesis_overrides`` and
+        ``self_bond``: see ``init``).
         """
-        created = self.init(genesis_overrides)
+        created = self.init(genesis_overrides, self_bond)
         for node in self.nodes:
             self.start_node(node.index, timeout=timeout)
         self.wait_for_height(min_height, timeout)
