@@ -511,6 +511,8 @@ def test_each_staking_error_comes_back_numbered_through_the_cli(net: Localnet) -
     pool = format_address(STAKING_POOL_ID)
     rejected(net, 59, "module account", "send", "alice", pool, "1uopt")
     # 49 and 52 come from the downtime test (they need a jailed validator).
+    # Not reachable on this network (both are produced in-process by
+    # tests/staking/test_staking_errors.py):
     unreachable = {
         57: "a validator with shares but no tokens needs a 100% slash; a tombstoned one "
             "answers 50 first, and a 100% downtime slash would leave nothing to unjail",
