@@ -88,18 +88,21 @@ _REJECT: Final[int] = abci_pb2.ResponseProcessProposal.REJECT
 # result reused by ProcessProposal and FinalizeBlock. Decoding depends only on the raw bytes,
 # the chain id and the params, which are fixed for the life of the process.
 _DECODE_CACHE_SIZE: Final[int] = 50_000
-# The proposer's VDF over the selected txs must finish within this time (several times the
-# measured prove time, well inside the 2 s propose timeout of localnets), or the block goes
-# out with the precomputed empty-set evaluation and no user txs (docs/ordering.md).
-_VDF_DEADLINE_S: Final[float] = 0.5
+# Default for how long the proposer's VDF over the selected txs may run (about ten times the
+# measured prove time at the default T, half the 2 s propose timeout of localnets) before the
+# block goes out with the precomputed empty-set evaluation and no user txs (docs/ordering.md).
+# Proposer policy, not consensus: set per node with `vdf_deadline_ms` in app.toml.
+DEFAULT_VDF_DEADLINE_S: Final[float] = 1.0
 
 
 class OptioApp:
     """The application state machine of one node, over one `Store`."""
 
     def __init__(self, store: Store, *, check_invariants: bool = False,
-                 feeder: Feeder | None = None, precompute_vdf: bool = False) -> None:
+                 feeder: Feeder | None = None, precompute_vdf: bool = False,
+                 vdf_deadline_s: float = DEFAULT_VDF_DEADLINE_S) -> None:
         self._store = store
+        self._vdf_deadline_s = vdf_deadline_s
         self._feeder = feeder
         self._precompute_vdf = precompute_vdf
         self._empty_job: ProveJob | None = None
@@ -203,7 +206,7 @@ class OptioApp:
                 continue
             chosen.append(raw)
             size += len(raw)
-        txs = build_proposal(ctx, oracle, chosen, deadline_s=_VDF_DEADLINE_S,
+        txs = build_proposal(ctx, oracle, chosen, deadline_s=self._vdf_deadline_s,
                              empty_job=self._empty_job)
         return abci_pb2.ResponsePrepareProposal(txs=txs)
 

@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from chain.address import parse_address
+from state.errors import WrongStakingDenom
 
 if TYPE_CHECKING:
     from chain.cli import Settings
+
 
 def read_consensus_pub_key(path: Path) -> bytes:
     """The ed25519 public key of a CometBFT priv_validator_key.json."""
@@ -57,7 +59,7 @@ def staking_groups(cli: ModuleType) -> tuple[click.Group, click.Group]:
     def _uopt(text: str) -> int:
         value, denom = parse_coin(text)
         if denom != "uopt":
-            raise click.BadParameter(f"stake is bonded in uopt, not {denom}")
+            raise WrongStakingDenom(denom, "uopt")
         return value
 
 

@@ -7,6 +7,7 @@ app.toml keys (all optional):
     log_level    = "info"
     check_invariants = false                 # check supply conservation after every block
     vdf_precompute = true                    # evaluate the empty-block VDF after each commit
+    vdf_deadline_ms = 1000                   # proposer: past this, propose without user txs
                                              # (fallback for a slow proposal, docs/ordering.md)
 
     [oracle]                                 # the price feeder (chain/oracle/feeder.py)
@@ -39,6 +40,7 @@ class NodeConfig:
     log_level: str = "info"
     check_invariants: bool = False
     vdf_precompute: bool = True
+    vdf_deadline_ms: int = 1000
     oracle: OracleConfig = field(default_factory=OracleConfig)
 
 
@@ -74,7 +76,8 @@ def run_node(home: Path) -> None:
     try:
         app = OptioApp(store, check_invariants=config.check_invariants,
                        feeder=make_feeder(config.oracle, home=home),
-                       precompute_vdf=config.vdf_precompute)
+                       precompute_vdf=config.vdf_precompute,
+                       vdf_deadline_s=config.vdf_deadline_ms / 1000)
         run(app, config.abci_address)
     finally:
         store.close()

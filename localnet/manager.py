@@ -338,7 +338,7 @@ class Localnet:
                        self_bond: int | None = None) -> None:
         """Fund demo + operator keys and write the same complete genesis to every node."""
         from genesis.builder import complete_genesis, write_genesis
-        from genesis.presets import localnet_app_genesis
+        from genesis.presets import localnet_app_genesis, localnet_params
         from genesis.schema import AppGenesis
         from genesis.validators import with_genesis_validators
         from state.errors import GenesisError
@@ -349,7 +349,9 @@ class Localnet:
             for n in names
         ]
         base = json.loads((self.nodes[0].home / "config" / "genesis.json").read_text())
-        app_genesis = localnet_app_genesis(addresses)
+        # Every validator of a localnet shares this machine's cores: scale the VDF to that.
+        params = localnet_params(self.validators, os.cpu_count() or 1)
+        app_genesis = localnet_app_genesis(addresses, params=params)
         if self_bond:
             operators = [
                 (self.keyring.show(f"validator{node.index}").address,

@@ -480,8 +480,8 @@ def test_each_staking_error_comes_back_numbered_through_the_cli(net: Localnet) -
              "--pubkey", fresh_pubkey())
     rejected(net, 43, "to itself", "staking", "redelegate", "dave", strong, strong,
              "1000000uopt")
-    # The wallet refuses a non-uopt stake before signing (see the xfail test below); the
-    # chain's own answer to such a transaction is code 44.
+    # The wallet refuses a non-uopt stake before signing (test below); the chain's own answer
+    # to such a transaction is also code 44.
     code, log = broadcast_delegation(net, "dave", strong, "uusd")
     assert code == 44 and "stake is bonded in uopt, not uusd" in log, (code, log)
     rejected(net, 45, "no validator", "staking", "delegate", "dave", nobody, "1000000uopt")
@@ -523,9 +523,6 @@ def test_each_staking_error_comes_back_numbered_through_the_cli(net: Localnet) -
     keeps_finalizing(net)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "chain/cli_staking.py refuses a non-uopt amount locally as a click usage error without "
-    "the number; it should raise state.errors.WrongStakingDenom so the CLI prints error 44"))
 def test_non_uopt_stake_is_refused_by_the_cli_with_error_44(net: Localnet) -> None:
     strong = operator(net, node_of(net, SCENARIO["strong"]))
     rejected(net, 44, "uopt", "staking", "delegate", "dave", strong, "1000000uusd")
