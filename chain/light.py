@@ -21,9 +21,7 @@ still lie; any honest-set header it forges or app-hash it alters is caught.
 from __future__ import annotations
 
 import base64
-import calendar
 import hashlib
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,11 +30,19 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from chain.address import parse_address
+from chain.canonical import (
+    PRECOMMIT_TYPE,
+    block_id_bytes,
+    bytes_field,
+    merkle_root,
+    timestamp_bytes,
+    varint_field,
+)
+from chain.canonical import vote_sign_bytes as canonical_vote_sign_bytes
 from chain.rpc import QueryResult, RPCClient
 from state import keys, proof
 from state.codec import encode_u64
 
-PRECOMMIT_TYPE = 2
 BLOCK_ID_FLAG_COMMIT = 2
 ED25519_TYPE = "tendermint/PubKeyEd25519"
 
@@ -45,86 +51,26 @@ class ProofFailure(Exception):
     """The answer is not proven by a validator-signed header."""
 
 
-# --- protobuf encoding of the few messages that are hashed or signed -------------------
-
-
-def _uvarint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _varint_field(number: int, value: int) -> bytes:
-    """A varint field; proto3 leaves zero out. Negative int64 is two's complement."""
-    if value == 0:
-        return b""
-    return _uvarint(number << 3) + _uvarint(value & 0xFFFFFFFFFFFFFFFF)
-
-
-def _bytes_field(number: int, value: bytes, *, always: bool = False) -> bytes:
-    """A length-delimited field; ``always`` for gogoproto non-nullable submessages."""
-    if not value and not always:
-        return b""
-    return _uvarint((number << 3) | 2) + _uvarint(len(value)) + value
-
-
-def _sfixed64_field(number: int, value: int) -> bytes:
-    if value == 0:
-        return b""
-    return _uvarint((number << 3) | 1) + (value & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little")
-
-
-def parse_timestamp(text: str) -> tuple[int, int]:
-    """RFC 3339 UTC time with up to nanosecond digits -> (unix seconds, nanos)."""
-    if not text.endswith("Z"):
-        raise ProofFailure(f"timestamp {text!r} is not UTC")
-    main, _, fraction = text[:-1].partition(".")
-    seconds = calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S"))
-    nanos = int((fraction + "000000000")[:9]) if fraction else 0
-    return seconds, nanos
-
-
-def _timestamp(text: str) -> bytes:
-    seconds, nanos = parse_timestamp(text)
-    return _varint_field(1, seconds) + _varint_field(2, nanos)
-
-
-def _block_id(raw: dict[str, Any]) -> bytes:
-    """``BlockID`` (same layout as ``CanonicalBlockID``): hash, non-nullable part set header."""
-    parts = raw.get("parts") or raw.get("part_set_header") or {}
-    header = _varint_field(1, int(parts.get("total", 0))) + _bytes_field(
-        2, bytes.fromhex(parts.get("hash", "")))
-    return _bytes_field(1, bytes.fromhex(raw.get("hash", ""))) + _bytes_field(
-        2, header, always=True)
-
-
-def merkle_root(items: Sequence[bytes]) -> bytes:
-    """RFC 6962 Merkle root as CometBFT computes it (leaf 0x00, inner 0x01 prefixes)."""
-    if not items:
-        return hashlib.sha256(b"").digest()
-    if len(items) == 1:
-        return hashlib.sha256(b"\x00" + items[0]).digest()
-    split = 1 << ((len(items) - 1).bit_length() - 1)
-    return hashlib.sha256(
-        b"\x01" + merkle_root(items[:split]) + merkle_root(items[split:])).digest()
-
-
 def header_hash(header: dict[str, Any]) -> bytes:
     """The block hash: Merkle root of the header's fields, each protobuf-encoded."""
+    try:
+        return _header_hash(header)
+    except ValueError as exc:  # a malformed time or hash: nothing is proven
+        raise ProofFailure(f"malformed header: {exc}") from None
+
+
+def _header_hash(header: dict[str, Any]) -> bytes:
     version = header["version"]
 
     def wrapped_bytes(name: str) -> bytes:
-        return _bytes_field(1, bytes.fromhex(header[name]))
+        return bytes_field(1, bytes.fromhex(header[name]))
 
     return merkle_root([
-        _varint_field(1, int(version["block"])) + _varint_field(2, int(version.get("app", 0))),
-        _bytes_field(1, header["chain_id"].encode()),
-        _varint_field(1, int(header["height"])),
-        _timestamp(header["time"]),
-        _block_id(header["last_block_id"]),
+        varint_field(1, int(version["block"])) + varint_field(2, int(version.get("app", 0))),
+        bytes_field(1, header["chain_id"].encode()),
+        varint_field(1, int(header["height"])),
+        timestamp_bytes(header["time"]),
+        block_id_bytes(header["last_block_id"]),
         *(wrapped_bytes(name) for name in (
             "last_commit_hash", "data_hash", "validators_hash", "next_validators_hash",
             "consensus_hash", "app_hash", "last_results_hash", "evidence_hash",
@@ -150,7 +96,7 @@ class Validator:
 
     def encode(self) -> bytes:
         """``SimpleValidator{pub_key: PublicKey{ed25519}, voting_power}``."""
-        return _bytes_field(1, _bytes_field(1, self.pubkey)) + _varint_field(2, self.power)
+        return bytes_field(1, bytes_field(1, self.pubkey)) + varint_field(2, self.power)
 
 
 def validator_set_hash(validators: Sequence[Validator]) -> bytes:
@@ -160,15 +106,8 @@ def validator_set_hash(validators: Sequence[Validator]) -> bytes:
 def vote_sign_bytes(chain_id: str, height: int, round_: int, block_id: dict[str, Any],
                     timestamp: str) -> bytes:
     """Length-delimited ``CanonicalVote`` of a precommit for ``block_id``."""
-    vote = (
-        _varint_field(1, PRECOMMIT_TYPE)
-        + _sfixed64_field(2, height)
-        + _sfixed64_field(3, round_)
-        + _bytes_field(4, _block_id(block_id))
-        + _bytes_field(5, _timestamp(timestamp), always=True)
-        + _bytes_field(6, chain_id.encode())
-    )
-    return _uvarint(len(vote)) + vote
+    return canonical_vote_sign_bytes(PRECOMMIT_TYPE, chain_id, height, round_, block_id,
+                                     timestamp)
 
 
 def verify_signed_header(signed_header: dict[str, Any], validators: Sequence[Validator]) -> None:

@@ -36,6 +36,7 @@ from typing import Final
 import chiavdf
 from google.protobuf.message import DecodeError
 
+from chain.canonical import merkle_root
 from chain.proto import injected_pb2
 from state.params import param_problem
 
@@ -154,19 +155,7 @@ def tx_set_root(tx_hashes: Sequence[bytes]) -> bytes:
     for h in items:
         if len(h) != 32:
             raise ValueError(f"tx hash of {len(h)} bytes, expected 32")
-    if not items:
-        return hashlib.sha256(b"").digest()
-    return _subtree_root(items, 0, len(items))
-
-
-def _subtree_root(items: list[bytes], start: int, end: int) -> bytes:
-    count = end - start
-    if count == 1:
-        return hashlib.sha256(b"\x00" + items[start]).digest()
-    split = 1 << ((count - 1).bit_length() - 1)
-    left = _subtree_root(items, start, start + split)
-    right = _subtree_root(items, start + split, end)
-    return hashlib.sha256(b"\x01" + left + right).digest()
+    return merkle_root(items)
 
 
 def compute_seed(chain_id: str, height: int, prev_app_hash: bytes,

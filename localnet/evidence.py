@@ -34,18 +34,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from chain.light import (
-    _block_id,
-    _bytes_field,
-    _sfixed64_field,
-    _timestamp,
-    _uvarint,
-    _varint_field,
-    fetch_validators,
+from chain.canonical import (
+    PREVOTE_TYPE,
+    bytes_field,
+    varint_field,
+    vote_sign_bytes,
 )
+from chain.light import fetch_validators
 from chain.rpc import RPCClient
 
-PREVOTE_TYPE = 1
 EVIDENCE_TYPE = "tendermint/DuplicateVoteEvidence"
 
 
@@ -91,23 +88,14 @@ def fake_block_id(label: bytes, height: int) -> dict[str, Any]:
 def block_id_key(block_id: dict[str, Any]) -> bytes:
     """CometBFT's ``BlockID.Key()``: hash bytes, then the protobuf ``PartSetHeader``."""
     parts = block_id["parts"]
-    header = _varint_field(1, int(parts["total"])) + _bytes_field(2, bytes.fromhex(parts["hash"]))
+    header = varint_field(1, int(parts["total"])) + bytes_field(2, bytes.fromhex(parts["hash"]))
     return bytes.fromhex(block_id["hash"]) + header
 
 
 def prevote_sign_bytes(chain_id: str, height: int, round_: int, block_id: dict[str, Any],
                        timestamp: str) -> bytes:
-    """Length-delimited ``CanonicalVote`` of a prevote (same layout as a precommit's,
-    ``type`` = 1)."""
-    vote = (
-        _varint_field(1, PREVOTE_TYPE)
-        + _sfixed64_field(2, height)
-        + _sfixed64_field(3, round_)
-        + _bytes_field(4, _block_id(block_id))
-        + _bytes_field(5, _timestamp(timestamp), always=True)
-        + _bytes_field(6, chain_id.encode())
-    )
-    return _uvarint(len(vote)) + vote
+    """Length-delimited ``CanonicalVote`` of a prevote."""
+    return vote_sign_bytes(PREVOTE_TYPE, chain_id, height, round_, block_id, timestamp)
 
 
 def signed_prevote(key: ConsensusKey, *, chain_id: str, height: int, round_: int,

@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 
+from chain.canonical import merkle_root, parse_timestamp
 from chain.light import (
     ProofFailure,
     Validator,
     header_hash,
-    merkle_root,
-    parse_timestamp,
     validator_set_hash,
     verify_signed_header,
 )

@@ -28,7 +28,8 @@ from typing import Any
 import pytest
 
 from chain.address import format_address
-from chain.light import fetch_validators, parse_timestamp
+from chain.canonical import parse_timestamp
+from chain.light import fetch_validators
 from chain.rpc import RPCError, RPCResponseError
 from localnet.evidence import (
     ConsensusKey,

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -86,9 +87,9 @@ def last_commit(ext: abci_pb2.ExtendedCommitInfo) -> abci_pb2.CommitInfo:
 class Chain:
     """One app at height 1 committed, about to see proposals for height 2."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, **app_settings: Any) -> None:
         self.store = Store(path)
-        self.app = OptioApp(self.store, check_invariants=True)
+        self.app = OptioApp(self.store, check_invariants=True, **app_settings)
         params = types_pb2.ConsensusParams(abci=types_pb2.ABCIParams(vote_extensions_enable_height=1))
         self.app.init_chain(abci_pb2.RequestInitChain(
             chain_id=CHAIN_ID, app_state_bytes=genesis_bytes(), initial_height=1,
@@ -306,14 +307,12 @@ def test_a_node_restarted_before_finalizing_reaches_the_same_app_hash(
 
 
 def test_a_vdf_that_misses_the_deadline_yields_a_valid_block_without_user_txs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
-    chain = Chain(tmp_path / "db")
+    chain = Chain(tmp_path / "db", precompute_vdf=True, vdf_deadline_s=0.0)
     try:
-        chain.app._precompute_vdf = True
         chain.app._start_empty_vdf(2)  # what Commit of height 1 does with precompute_vdf
         assert chain.app._empty_job is not None and chain.app._empty_job.result(30) is not None
-        monkeypatch.setattr("chain.app._VDF_DEADLINE_S", 0.0)
         ext = extended_commit(1)
         txs = chain.prepare(2, USER_TXS, ext)
         assert len(txs) == 2  # oracle tx + the precomputed empty-set ordering tx
