@@ -19,7 +19,7 @@ from chain.tx import build_send_tx, tx_hash
 from localnet.manager import Localnet
 from tests.e2e.harness import common_app_hash, optio, optio_json, running_localnet, wait_until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localnet-crash")]
+pytestmark = pytest.mark.e2e
 
 SENDERS = ("alice", "bob", "carol")
 AMOUNT = 1_000

@@ -20,7 +20,7 @@ from localnet.manager import Localnet
 from state.denoms import DENOMS
 from tests.e2e.harness import common_app_hash, optio, optio_json, running_localnet, wait_until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localnet-transfers")]
+pytestmark = pytest.mark.e2e
 
 PASSPHRASE = "correct horse battery staple"
 

@@ -24,7 +24,7 @@ from localnet.config import app_toml, localnet_oracle
 from localnet.manager import Localnet
 from tests.e2e.harness import free_base_port, optio_json, wait_until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localnet-oracle")]
+pytestmark = pytest.mark.e2e
 
 WILD_NODE = 3
 WILD_BIAS_PPM = 5_000_000  # node3 reports 6× the market

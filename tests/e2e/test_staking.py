@@ -40,7 +40,7 @@ from localnet.manager import Localnet
 from state.staking import STAKING_POOL_ID
 from tests.e2e.harness import common_app_hash, free_base_port, optio, optio_json, wait_until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localnet-staking")]
+pytestmark = pytest.mark.e2e
 
 GENESIS_VALIDATORS = 4
 UOPT_PER_POWER = 1_000_000

@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 from chain.cli import main
 from localnet.manager import Localnet, free_base_port
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("localnet-cli")]
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
