@@ -9,6 +9,7 @@ that multiplying it by the cofactor 8 does not give the identity.
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 
 from nacl.bindings import crypto_sign_open
@@ -19,13 +20,18 @@ _D = (-121665 * pow(121666, _P - 2, _P)) % _P
 _SQRT_M1 = pow(2, (_P - 1) // 4, _P)
 
 
-def _decode_point(encoded: bytes) -> tuple[int, int] | None:
-    """Affine (x, y) of a 32-byte encoding, or None if it is not a canonical curve point."""
+def _decode_point(encoded: bytes, *, permissive: bool = False) -> tuple[int, int] | None:
+    """Affine (x, y) of a 32-byte encoding, or None if it is not a curve point. Strict
+    decoding also refuses non-canonical encodings (y ≥ p, or x = 0 with the sign bit set);
+    `permissive` accepts them as ZIP-215 requires (y reduced mod p, the sign bit ignored
+    for x = 0)."""
     value = int.from_bytes(encoded, "little")
     sign = value >> 255
     y = value & ((1 << 255) - 1)
     if y >= _P:
-        return None
+        if not permissive:
+            return None
+        y -= _P
     u = (y * y - 1) % _P
     v = (_D * y * y + 1) % _P
     x = (u * pow(v, 3, _P) * pow(u * pow(v, 7, _P), (_P - 5) // 8, _P)) % _P
@@ -34,7 +40,7 @@ def _decode_point(encoded: bytes) -> tuple[int, int] | None:
     if (v * x * x - u) % _P != 0:
         return None
     if x == 0 and sign:
-        return None
+        return None if not permissive else (0, y)
     if x & 1 != sign:
         x = _P - x
     return x, y
@@ -86,3 +92,82 @@ def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> boo
     except (BadSignatureError, ValueError):
         return False
     return True
+
+
+# --- ZIP-215: the verification rule CometBFT v0.38 applies to every signature --------------
+
+_L = 2**252 + 27742317777372353535851937790883648493
+_BASE_Y = 4 * pow(5, _P - 2, _P) % _P
+_ExtendedPoint = tuple[int, int, int, int]
+_IDENTITY: _ExtendedPoint = (0, 1, 1, 0)
+
+
+def _extended(point: tuple[int, int]) -> _ExtendedPoint:
+    x, y = point
+    return (x, y, 1, x * y % _P)
+
+
+def _add(p: _ExtendedPoint, q: _ExtendedPoint) -> _ExtendedPoint:
+    """Complete addition on ed25519 in extended coordinates (Hisil et al. 2008, a = -1)."""
+    x1, y1, z1, t1 = p
+    x2, y2, z2, t2 = q
+    a = (y1 - x1) * (y2 - x2) % _P
+    b = (y1 + x1) * (y2 + x2) % _P
+    c = 2 * _D * t1 * t2 % _P
+    d = 2 * z1 * z2 % _P
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
+
+
+def _multiply(scalar: int, point: _ExtendedPoint) -> _ExtendedPoint:
+    result = _IDENTITY
+    while scalar:
+        if scalar & 1:
+            result = _add(result, point)
+        point = _add(point, point)
+        scalar >>= 1
+    return result
+
+
+def _negate(p: _ExtendedPoint) -> _ExtendedPoint:
+    x, y, z, t = p
+    return (-x % _P, y, z, -t % _P)
+
+
+@lru_cache(maxsize=1)
+def _base_point() -> _ExtendedPoint:
+    x, y = _decode_point(_BASE_Y.to_bytes(32, "little"))  # type: ignore[misc]
+    return _extended((x, y))
+
+
+def verify_zip215(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """ed25519 verification by the ZIP-215 rules CometBFT v0.38 uses (curve25519-voi's
+    `VerifyOptionsZIP_215`): S must be below the group order; A and R may be non-canonical
+    encodings; the check is cofactored, [8]([S]B - R - [k]A) = 0, with k = SHA-512(R ‖ A ‖ M)
+    taken over the bytes as given. Slow pure-Python arithmetic (milliseconds): callers try the
+    strict, fast `verify_signature` first — every signature it accepts ZIP-215 accepts too."""
+    if len(public_key) != 32 or len(signature) != 64:
+        return False
+    s = int.from_bytes(signature[32:], "little")
+    if s >= _L:
+        return False
+    a_point = _decode_point(public_key, permissive=True)
+    r_point = _decode_point(signature[:32], permissive=True)
+    if a_point is None or r_point is None:
+        return False
+    k = int.from_bytes(hashlib.sha512(signature[:32] + public_key + message).digest(),
+                       "little") % _L
+    check = _add(_multiply(s, _base_point()),
+                 _negate(_add(_extended(r_point), _multiply(k, _extended(a_point)))))
+    x, y, z, _ = _multiply(8, check)
+    return x == 0 and y == z
+
+
+def verify_signature_as_cometbft(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    """Accept exactly the signatures CometBFT accepts (ZIP-215), fast for honest signers.
+
+    Consensus checks of signatures CometBFT already verified (vote extensions) must agree with
+    it exactly: a signature CometBFT accepts but a stricter check refuses would let one
+    validator make every honest proposal invalid."""
+    return verify_signature(public_key, signature, message) or verify_zip215(
+        public_key, signature, message)

@@ -26,8 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from chain.address import parse_address
 from chain.canonical import (
@@ -39,6 +37,7 @@ from chain.canonical import (
     varint_field,
 )
 from chain.canonical import vote_sign_bytes as canonical_vote_sign_bytes
+from chain.ed25519 import verify_signature_as_cometbft
 from chain.rpc import QueryResult, RPCClient
 from state import keys, proof
 from state.codec import encode_u64
@@ -134,12 +133,9 @@ def verify_signed_header(signed_header: dict[str, Any], validators: Sequence[Val
             raise ProofFailure("commit signatures are not in validator set order")
         message = vote_sign_bytes(header["chain_id"], int(commit["height"]),
                                   int(commit["round"]), commit["block_id"], sig["timestamp"])
-        try:
-            Ed25519PublicKey.from_public_bytes(validator.pubkey).verify(
-                base64.b64decode(sig["signature"]), message)
-        except InvalidSignature as exc:
-            raise ProofFailure(
-                f"bad signature of validator {validator.address.hex().upper()}") from exc
+        if not verify_signature_as_cometbft(validator.pubkey, base64.b64decode(sig["signature"]),
+                                            message):
+            raise ProofFailure(f"bad signature of validator {validator.address.hex().upper()}")
         signed += validator.power
     if signed * 3 <= total * 2:
         raise ProofFailure(f"only {signed} of {total} voting power signed the header")

@@ -1,4 +1,4 @@
-"""CometBFT's vote-extension sign bytes and their ed25519 check.
+"""The ed25519 check of vote-extension signatures (sign bytes: chain/canonical.py).
 
 A validator signs `protobuf-length-delimited(CanonicalVoteExtension)`: an unsigned varint of
 the message length, then the proto3 message `{bytes extension = 1; sfixed64 height = 2;
@@ -8,22 +8,15 @@ out zero values, so an empty extension and round 0 contribute no bytes at all.
 
 from __future__ import annotations
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from chain.canonical import vote_extension_sign_bytes
-from chain.ed25519 import is_valid_public_key
+from chain.ed25519 import verify_signature_as_cometbft
+
 
 def is_valid_extension_signature(
     pub_key: bytes, signature: bytes, extension: bytes, height: int, round_: int, chain_id: str
 ) -> bool:
-    """True if `signature` is `pub_key`'s ed25519 signature of the extension's sign bytes."""
-    if len(signature) != 64 or not is_valid_public_key(pub_key):
-        return False
-    try:
-        Ed25519PublicKey.from_public_bytes(pub_key).verify(
-            signature, vote_extension_sign_bytes(extension, height, round_, chain_id)
-        )
-    except InvalidSignature:
-        return False
-    return True
+    """True if `signature` is `pub_key`'s signature of the extension's sign bytes by the rule
+    CometBFT itself applied when it accepted the vote (ZIP-215): ProcessProposal must neither
+    accept what CometBFT would refuse nor refuse what it accepted."""
+    return verify_signature_as_cometbft(
+        pub_key, signature, vote_extension_sign_bytes(extension, height, round_, chain_id))
