@@ -10,6 +10,8 @@ the header of block `height + 1`):
                              a wallet firing several txs before a block gets distinct nonces.
 - `/balance/<optio1…>/<denom>` decimal string; proof over the 8-byte balance (absent = 0)
 - `/supply/<denom>`, `/fee_pool/<denom>` decimal strings, with proof over the 8-byte value
+- `/invariants`               JSON: supply conservation and the staking invariants, evaluated
+                             together on the committed state of one height
 - `/params`                  JSON of every chain parameter (no proof: several keys)
 - `/key/<hex>` or `/key` with the raw key in `data`: the raw stored bytes, with proof
 - `/staking/...`: validators, delegations, unbonding, rewards (chain/query_staking.py)
@@ -33,7 +35,7 @@ from abci.proto import abci_pb2, crypto_pb2
 from chain.address import format_address, parse_address
 from chain.query_staking import answer_staking_query
 from state import keys
-from state.accounts import Account, get_next_nonce
+from state.accounts import Account, get_next_nonce, is_supply_conserved
 from state.beacon import Beacon
 from state.block import NANOS_PER_SECOND, get_block_header
 from state.codec import decode_u64
@@ -42,6 +44,7 @@ from state.errors import InvalidAddress, InvalidQueryKey, UnknownQueryPath
 from state.oracle import PriceRecord, get_oracle_params, get_twap
 from state.params import get_params
 from state.proof import PROOF_OP_TYPE
+from state.staking import check_staking_invariants
 
 if TYPE_CHECKING:
     from state.store import Store, WorkingState
@@ -101,11 +104,29 @@ def answer_query(
         return _response(store, key, value, prove)
     if kind == "staking":
         return answer_staking_query(store, args, path, prove, _response)
+    if kind == "invariants" and not args:
+        return abci_pb2.ResponseQuery(value=_invariants_json(store), height=store.last_height)
     if kind == "key" and len(args) <= 1:
         key = _raw_key(path, args[0] if args else None, data)
         raw = store.get(key)
         return _response(store, key, raw or b"", prove)
     raise UnknownQueryPath(path)
+
+
+def _invariants_json(store: Store) -> bytes:
+    """Every state invariant evaluated on the committed state of one height, in one call (a
+    client reading supply and balances one query at a time would straddle blocks)."""
+    ws = store.working()
+    try:
+        check_staking_invariants(ws, store.last_height)
+        staking = "ok"
+    except RuntimeError as exc:
+        staking = str(exc)
+    return json.dumps({
+        "height": str(store.last_height),
+        "supply_conserved": is_supply_conserved(ws),
+        "staking": staking,
+    }).encode()
 
 
 def _price_json(record: PriceRecord | None) -> dict[str, str] | None:

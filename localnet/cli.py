@@ -17,6 +17,7 @@ import click
 
 from localnet.manager import (
     DEFAULT_HOME,
+    DEFAULT_SELF_BOND,
     PROCESSES,
     Localnet,
     LocalnetError,
@@ -64,9 +65,10 @@ def localnet() -> None:
 @click.option("--genesis-patch", type=click.File("r"), default=None,
               help="JSON merged into the generated genesis.json (objects key by key) when "
                    "the localnet is created, e.g. short staking periods for fault drills.")
-@click.option("--self-bond", type=click.IntRange(min=1), default=None, metavar="UOPT",
+@click.option("--self-bond", type=click.IntRange(min=0), default=None, metavar="UOPT",
               help="Bond UOPT of each validator<i> operator key to node i's consensus key in "
-                   "genesis (a stake-backed set); default: fixed genesis validators.")
+                   f"genesis (default {DEFAULT_SELF_BOND}: a stake-backed set); 0 keeps "
+                   "CometBFT's genesis validators as fixed, unbacked members.")
 def up(home: Path, as_json: bool, validators: int | None, base_port: int | None,
        chain_id: str | None, timeout: float, genesis_patch: Any, self_bond: int | None) -> None:
     """Create the localnet if needed, start every stopped process, wait for blocks."""
@@ -82,7 +84,8 @@ def up(home: Path, as_json: bool, validators: int | None, base_port: int | None,
     if net.exists and (overrides is not None or self_bond is not None):
         raise LocalnetError("--genesis-patch and --self-bond only apply when the localnet is "
                             "created; this one exists (reset keeps its genesis: delete the home)")
-    created = net.up(timeout=timeout, genesis_overrides=overrides, self_bond=self_bond)
+    created = net.up(timeout=timeout, genesis_overrides=overrides,
+                     self_bond=DEFAULT_SELF_BOND if self_bond is None else self_bond)
     keys = net.demo_keys()
     if as_json:
         click.echo(json.dumps({

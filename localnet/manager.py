@@ -60,6 +60,10 @@ Process = Literal["app", "cometbft"]
 PROCESSES: tuple[Process, ...] = ("app", "cometbft")
 
 
+DEFAULT_SELF_BOND = 100_000_000
+"""uopt each localnet validator bonds at genesis: 100 OPT, voting power 100."""
+
+
 class LocalnetError(Exception):
     """The localnet cannot do what was asked; the message says why and what to look at."""
 
@@ -284,16 +288,16 @@ class Localnet:
     # --- creation -------------------------------------------------------------
 
     def init(self, genesis_overrides: dict[str, Any] | None = None,
-             self_bond: int | None = None) -> bool:
+             self_bond: int = DEFAULT_SELF_BOND) -> bool:
         """Generate the network if the home has none; True if it was created now.
 
         ``genesis_overrides`` is merged into the generated genesis.json before any node
         starts (objects key by key, anything else replaced), e.g.
-        ``{"app_state": {"params": {"min_fee_uusd": "10"}}}``. With ``self_bond`` (uopt)
-        every genesis validator is declared in ``app_state.staking``: operator key
-        ``validator<i>``, the node's consensus key, that much bonded from the operator's
-        genesis balance, so the set is stake-backed (slashable, rewarded) from block 1;
-        without it CometBFT's genesis validators stay fixed members. Both are ignored when
+        ``{"app_state": {"params": {"min_fee_uusd": "10"}}}``. ``self_bond`` (uopt, default
+        ``DEFAULT_SELF_BOND``) declares every genesis validator in ``app_state.staking``:
+        operator key ``validator<i>``, the node's consensus key, that much bonded from the
+        operator's genesis balance, so the set is stake-backed (slashable, rewarded) from
+        block 1; with 0 CometBFT's genesis validators stay fixed, unbacked members. Both are ignored when
         the network already exists: a genesis cannot change under a running chain.
         """
         if self.exists:
@@ -335,7 +339,7 @@ class Localnet:
              "chain_id": self.chain_id, "full_nodes": self.full_nodes}, indent=2) + "\n")
 
     def _write_genesis(self, overrides: dict[str, Any] | None = None,
-                       self_bond: int | None = None) -> None:
+                       self_bond: int = DEFAULT_SELF_BOND) -> None:
         """Fund demo + operator keys and write the same complete genesis to every node."""
         from genesis.builder import complete_genesis, write_genesis
         from genesis.presets import localnet_app_genesis, localnet_params
@@ -530,7 +534,7 @@ class Localnet:
 
     def up(self, timeout: float = 120.0, min_height: int = 2,
            genesis_overrides: dict[str, Any] | None = None,
-           self_bond: int | None = None) -> bool:
+           self_bond: int = DEFAULT_SELF_BOND) -> bool:
         """Create if needed, start every stopped process, wait for ``min_height``.
 
         Returns True if the network was created by this call (``genesis_overrides`` and

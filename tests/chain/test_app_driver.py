@@ -236,3 +236,11 @@ def test_bad_queries_get_numbered_errors(nodes: list[Node]) -> None:
 def test_a_cometbft_speaking_another_abci_version_stops_the_node(nodes: list[Node]) -> None:
     with pytest.raises(RuntimeError, match="ABCI 0.17.0"):
         nodes[0].app.info(abci_pb2.RequestInfo(abci_version="0.17.0"))
+
+
+def test_invariants_query_reports_every_invariant_at_one_height(nodes: list[Node]) -> None:
+    node = nodes[0]
+    node.init_chain()
+    node.block(1, [send(0, 1, 500)])
+    report = json.loads(node.app.query(abci_pb2.RequestQuery(path="/invariants")).value)
+    assert report == {"height": "1", "supply_conserved": True, "staking": "ok"}
