@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from chain.tx import build_send_tx  # noqa: E402
 from localnet.config import NodePorts, cometbft_settings, node_id, peers_string, set_toml_values  # noqa: E402
-from localnet.manager import Localnet, cometbft_binary  # noqa: E402
+from localnet.manager import Localnet, cometbft_binary, free_base_port  # noqa: E402
 
 BATCH = 100
 WARMUP_S = 2.0
@@ -298,25 +298,11 @@ def kvstore_txs(count: int, size: int) -> list[bytes]:
     return txs
 
 
-def _free_base_port() -> int:
-    import socket
-
-    for base in range(41000, 60000, 100):
-        try:
-            for offset in range(0, 50):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", base + offset))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free port range")
-
-
 def run_pair(nodes: int, seconds: float, window: int, senders: int, rate_cap: int,
              workdir: Path) -> tuple[Measurement, Measurement]:
     """Measure Optio then kvstore with `nodes` validators each."""
     count = int(seconds * rate_cap)
-    with optio_network(workdir / f"optio{nodes}", nodes, _free_base_port()) as net:
+    with optio_network(workdir / f"optio{nodes}", nodes, free_base_port(nodes)) as net:
         txs = optio_txs(net, count)
         urls = [n.rpc_url for n in net.nodes]
         start = _wait_height(urls[0], 3)
@@ -325,7 +311,7 @@ def run_pair(nodes: int, seconds: float, window: int, senders: int, rate_cap: in
         load.run(seconds, start)
         optio = load.measure("optio", nodes, started, seconds)
         tx_size = len(txs[0])
-    with kvstore_network(workdir / f"kv{nodes}", nodes, _free_base_port()) as urls:
+    with kvstore_network(workdir / f"kv{nodes}", nodes, free_base_port(nodes)) as urls:
         start = _wait_height(urls[0], 3)
         load = Load(urls, kvstore_txs(count, tx_size), window, senders)
         started = time.monotonic()

@@ -129,20 +129,31 @@ def _port_in_use(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def free_base_port(validators: int, low: int = 30000, high: int = 60000) -> int:
+def _ephemeral_port_low() -> int:
+    """Lowest port the kernel hands to outgoing connections (Linux default 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_base_port(validators: int, low: int = 20000, high: int | None = None) -> int:
     """A base port whose node ports are all free now, for parallel localnets in tests.
 
-    Random rather than sequential so concurrent callers rarely pick the same range;
-    ``up`` still reports a clash clearly if another program takes a port meanwhile.
+    The range stays below the kernel's ephemeral ports: a port in that range that is free
+    when checked can be taken by any outgoing connection before the node binds it. Random
+    rather than sequential so concurrent callers rarely pick the same range; ``up`` still
+    reports a clash clearly if another program takes a port meanwhile.
     """
+    top = high if high is not None else _ephemeral_port_low()
     rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(low, high - PORT_STRIDE * validators, PORT_STRIDE)
+        base = rng.randrange(low, top - PORT_STRIDE * validators, PORT_STRIDE)
         ports = NodePorts.for_node
         if not any(_port_in_use(p) for i in range(validators)
                    for p in dataclasses.astuple(ports(base, i))):
             return base
-    raise LocalnetError(f"no free range of ports for {validators} nodes in {low}-{high}")
+    raise LocalnetError(f"no free range of ports for {validators} nodes in {low}-{top}")
 
 
 @dataclass(frozen=True, slots=True)

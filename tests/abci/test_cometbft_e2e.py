@@ -9,7 +9,6 @@ import asyncio
 import base64
 import json
 import re
-import socket
 import subprocess
 import threading
 import time
@@ -21,6 +20,8 @@ import pytest
 from abci.proto import abci_pb2 as pb
 from abci.proto import types_pb2
 from abci.server import ABCIServer
+from localnet.config import NodePorts
+from localnet.manager import free_base_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMETBFT = REPO_ROOT / ".tools" / "bin" / "cometbft"
@@ -88,12 +89,6 @@ class CounterApp:
     def commit(self, request: pb.RequestCommit) -> pb.ResponseCommit:
         self.height += 1
         return pb.ResponseCommit()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _configure(config: Path, proxy_app: str, rpc_port: int, p2p_port: int) -> None:
@@ -171,7 +166,9 @@ def test_single_cometbft_node_drives_the_counter_app_past_height_three(tmp_path:
     app = CounterApp()
     server = ServerThread(app)
     proxy_app = server.start()
-    rpc_port, p2p_port = _free_port(), _free_port()
+    # Below the ephemeral range, where an outgoing connection cannot take them meanwhile.
+    ports = NodePorts.for_node(free_base_port(1), 0)
+    rpc_port, p2p_port = ports.rpc, ports.p2p
     _configure(home / "config" / "config.toml", proxy_app, rpc_port, p2p_port)
     log_path = tmp_path / "cometbft.log"
     with log_path.open("w") as log_file:

@@ -7,8 +7,6 @@ workers never collide. Processes are always stopped at the end, even when a test
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,33 +16,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from chain.rpc import RPCClient, RPCError
-from localnet.manager import Localnet
+from localnet.manager import Localnet, free_base_port
 
 T = TypeVar("T")
-
-PORTS_PER_NODE = 10
-
-
-def _ports_free(base: int, validators: int) -> bool:
-    for index in range(validators):
-        for offset in (6, 7, 8):
-            with socket.socket() as probe:
-                try:
-                    probe.bind(("127.0.0.1", base + PORTS_PER_NODE * index + offset))
-                except OSError:
-                    return False
-    return True
-
-
-def free_base_port(validators: int) -> int:
-    """A base port whose whole localnet range is free, distinct per xdist worker."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
-    start = 30000 + 2000 * int(worker or 0) + (os.getpid() % 20) * 50
-    for base in range(start, start + 2000, 50):
-        if _ports_free(base, validators):
-            return base
-    raise RuntimeError("no free port range for a localnet")
-
 
 def optio(*args: str, check: bool = True, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
     """Run the `optio` CLI exactly as a user would (a separate process)."""

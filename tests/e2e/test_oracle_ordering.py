@@ -21,8 +21,8 @@ from chain.ordering import decode_injected_tx, split_block
 from chain.rpc import RPCClient
 from chain.tx import build_send_tx
 from localnet.config import app_toml, localnet_oracle
-from localnet.manager import Localnet
-from tests.e2e.harness import free_base_port, optio_json, wait_until
+from localnet.manager import Localnet, free_base_port
+from tests.e2e.harness import optio_json, wait_until
 
 pytestmark = pytest.mark.e2e
 

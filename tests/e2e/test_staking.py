@@ -36,9 +36,9 @@ from localnet.evidence import (
     broadcast_evidence,
     build_duplicate_vote_evidence,
 )
-from localnet.manager import Localnet
+from localnet.manager import Localnet, free_base_port
 from state.staking import STAKING_POOL_ID
-from tests.e2e.harness import common_app_hash, free_base_port, optio, optio_json, wait_until
+from tests.e2e.harness import common_app_hash, optio, optio_json, wait_until
 
 pytestmark = pytest.mark.e2e
 
