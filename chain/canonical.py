@@ -16,16 +16,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from abci.framing import encode_uvarint as uvarint
+
 _MASK64 = 0xFFFFFFFFFFFFFFFF
-
-
-def uvarint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def varint_field(number: int, value: int) -> bytes:

@@ -492,37 +492,59 @@ def tx_send(settings: Settings, from_key: str, to_address: str, amount: str, fee
             wait: bool, wait_timeout: float) -> None:
     """Send AMOUNT (e.g. 100uusd) from key FROM_KEY to TO_ADDRESS."""
     from chain.tx import build_send_tx
-    from state.denoms import FEE_DENOM
 
     parse_address(to_address)
     value, denom = parse_coin(amount)
-    fee_amount: int | None = None
-    if fee:
-        fee_amount, fee_denom = parse_coin(fee)
-        if fee_denom != FEE_DENOM:
-            raise click.BadParameter(f"fees are paid in {FEE_DENOM}", param_hint="--fee")
+    fee_amount = parse_fee(fee)
     ring = settings.keyring()
     sender = ring.show(from_key)
     rpc = settings.rpc()
     chain_id = chain_id or rpc.status().network
-    if nonce is None:
-        account = json.loads(checked_query(settings, f"/account/{sender.address}").value)
-        # The pending nonce counts this node's mempool, so back-to-back sends do not collide.
-        nonce = int(account.get("pending_next_nonce", account["next_nonce"]))
-    if fee_amount is None:
-        params = json.loads(checked_query(settings, "/params").value)
-        fee_amount = int(params["min_fee_uusd"])
+    fee_amount, nonce = fee_and_nonce(settings, sender.address, fee_amount, nonce)
     key = ring.private_key(from_key, passphrase(settings, f"Passphrase of {from_key}"))
     raw = build_send_tx(key, chain_id=chain_id, nonce=nonce, to=to_address, amount=value,
                         denom=denom, fee=fee_amount, memo=memo, timeout_height=timeout_height)
+    broadcast_and_report(settings, rpc, raw, {"from": sender.address, "to": to_address,
+                                              "amount": amount, "nonce": nonce},
+                         wait, wait_timeout)
+
+
+def parse_fee(fee: str | None) -> int | None:
+    """``--fee`` as uusd micro-units (None when not given)."""
+    from state.denoms import FEE_DENOM
+
+    if not fee:
+        return None
+    amount, denom = parse_coin(fee)
+    if denom != FEE_DENOM:
+        raise click.BadParameter(f"fees are paid in {FEE_DENOM}", param_hint="--fee")
+    return amount
+
+
+def fee_and_nonce(settings: Settings, address: str, fee: int | None,
+                  nonce: int | None) -> tuple[int, int]:
+    """Fill in the defaults: the chain's minimum fee, and the account's next nonce counting
+    this node's mempool (so back-to-back transactions do not collide)."""
+    if nonce is None:
+        account = json.loads(checked_query(settings, f"/account/{address}").value)
+        nonce = int(account.get("pending_next_nonce", account["next_nonce"]))
+    if fee is None:
+        fee = int(json.loads(checked_query(settings, "/params").value)["min_fee_uusd"])
+    return fee, nonce
+
+
+def broadcast_and_report(settings: Settings, rpc: RPCClient, raw: bytes, data: dict[str, Any],
+                         wait: bool, wait_timeout: float) -> None:
+    """Broadcast a signed tx; fail with the numbered error if CheckTx or the block rejects
+    it; with ``wait``, report the block that included it."""
     sent = rpc.broadcast_tx_sync(raw)
-    data: dict[str, Any] = {"hash": sent.hash, "code": sent.code, "from": sender.address,
-                            "to": to_address, "amount": amount, "nonce": nonce}
+    data = {"hash": sent.hash, "code": sent.code, **data}
     if sent.code != 0:
         fail(settings, {**data, "stage": "check_tx"},
              "rejected by the node: " + format_chain_error(sent.code, sent.log, sent.codespace))
     if not wait:
-        emit(settings, data, f"broadcast {sent.hash} (nonce {nonce}); not waiting for a block")
+        emit(settings, data, f"broadcast {sent.hash} (nonce {data['nonce']}); "
+                             "not waiting for a block")
         return
     included = rpc.wait_for_tx(sent.hash, timeout=wait_timeout)
     data.update(code=included.code, height=included.height, gas_used=included.gas_used)

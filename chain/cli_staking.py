@@ -34,11 +34,13 @@ def read_consensus_pub_key(path: Path) -> bytes:
 
 def staking_groups(cli: ModuleType) -> tuple[click.Group, click.Group]:
     """The `tx staking` and `q staking` command groups, built on chain/cli.py's helpers."""
+    broadcast_and_report = cli.broadcast_and_report
     checked_query = cli.checked_query
+    fee_and_nonce = cli.fee_and_nonce
+    parse_fee = cli.parse_fee
     common_options = cli.common_options
     emit = cli.emit
     fail = cli.fail
-    format_chain_error = cli.format_chain_error
     parse_address_arg = cli.parse_address_arg
     parse_coin = cli.parse_coin
     passphrase = cli.passphrase
@@ -70,38 +72,19 @@ def staking_groups(cli: ModuleType) -> tuple[click.Group, click.Group]:
         """Sign one staking message with FROM_KEY, broadcast it, report (and optionally wait)."""
         from chain.tx import build_msgs_tx, build_staking_msg
 
+        fee_amount = parse_fee(fee)
         ring = settings.keyring()
         signer = ring.show(from_key)
         rpc = settings.rpc()
         chain_id = rpc.status().network
-        account = json.loads(checked_query(settings, f"/account/{signer.address}").value)
-        nonce = int(account.get("pending_next_nonce", account["next_nonce"]))
-        if fee:
-            fee_amount, fee_denom = parse_coin(fee)
-            if fee_denom != "uusd":
-                raise click.BadParameter("fees are paid in uusd", param_hint="--fee")
-        else:
-            fee_amount = int(json.loads(checked_query(settings, "/params").value)["min_fee_uusd"])
+        fee_amount, nonce = fee_and_nonce(settings, signer.address, fee_amount, None)
         filled = {k: (signer.address if v is None else v) for k, v in fields.items()}
         key = ring.private_key(from_key, passphrase(settings, f"Passphrase of {from_key}"))
         raw = build_msgs_tx(key, [build_staking_msg(kind, **filled)], chain_id=chain_id,
                             nonce=nonce, fee=fee_amount)
-        sent = rpc.broadcast_tx_sync(raw)
-        data: dict[str, Any] = {"hash": sent.hash, "code": sent.code, "from": signer.address,
-                                "msg": kind, "nonce": nonce}
-        if sent.code != 0:
-            fail(settings, {**data, "stage": "check_tx"},
-                 "rejected by the node: " + format_chain_error(sent.code, sent.log, sent.codespace))
-        if not wait:
-            emit(settings, data, f"broadcast {sent.hash} (nonce {nonce}); not waiting for a block")
-            return
-        included = rpc.wait_for_tx(sent.hash, timeout=wait_timeout)
-        data.update(code=included.code, height=included.height)
-        if included.code != 0:
-            fail(settings, {**data, "stage": "block"},
-                 f"failed in block {included.height}: "
-                 + format_chain_error(included.code, included.log, included.codespace))
-        emit(settings, data, f"included in block {included.height}: {sent.hash} (code 0)")
+        broadcast_and_report(settings, rpc, raw,
+                             {"from": signer.address, "msg": kind, "nonce": nonce},
+                             wait, wait_timeout)
 
 
     @click.group("staking")
