@@ -217,14 +217,8 @@ def _pow2(k: int) -> float:
 
 
 @njit(**JIT_INLINE)
-def exp(x: float) -> float:
-    """e^x within 1 ulp; +inf on overflow, 0 on underflow, NaN for NaN."""
-    if x != x:
-        return x
-    if x > _EXP_OVERFLOW:
-        return math.inf
-    if x < _EXP_UNDERFLOW:
-        return 0.0
+def _exp_parts(x: float) -> tuple[float, int]:
+    """(y, k) with e^x = y·2^k, y in [√2/2, √2] up to rounding, for finite |x| < 746."""
     # x = k·ln2 + r with |r| ≤ ln2/2 + tiny. Adding and subtracting 1.5·2^52 rounds
     # x/ln2 to an integer (ties to even) with two exact-by-construction IEEE additions —
     # no branch on the sign, which random inputs would mispredict half the time.
@@ -240,7 +234,19 @@ def exp(x: float) -> float:
     p_mid = (_E6 + _E7 * r) + (_E8 + _E9 * r) * r2
     p_high = (_E10 + _E11 * r) + (_E12 + _E13 * r) * r2
     p = p_low + r4 * (p_mid + r4 * p_high)
-    y = 1.0 + (r + r2 * p)
+    return 1.0 + (r + r2 * p), k
+
+
+@njit(**JIT_INLINE)
+def exp(x: float) -> float:
+    """e^x within 1 ulp; +inf on overflow, 0 on underflow, NaN for NaN."""
+    if x != x:
+        return x
+    if x > _EXP_OVERFLOW:
+        return math.inf
+    if x < _EXP_UNDERFLOW:
+        return 0.0
+    y, k = _exp_parts(x)
     if k > 1023:
         # Only reachable for e^x just below DBL_MAX; 2^k does not fit one double.
         return y * _pow2(k - 512) * _pow2(512)
@@ -248,6 +254,14 @@ def exp(x: float) -> float:
         # Subnormal result: scale into the normal range first so only the last
         # multiplication rounds.
         return (y * _pow2(k + 54)) * _pow2(-54)
+    return y * _pow2(k)
+
+
+@njit(**JIT_INLINE)
+def _exp_normal(x: float) -> float:
+    """``exp`` without its range branches, bit-identical to it for −708 < x < 709 (normal
+    results): branch-free, so loops calling it vectorize."""
+    y, k = _exp_parts(x)
     return y * _pow2(k)
 
 
@@ -310,7 +324,8 @@ def _gauss(z: float) -> float:
     j = int(z * 16.0)
     h = j * 0.0625
     d = z - h
-    return _GAUSS_HEAD[j] * exp(-0.5 * (d * (z + h)))
+    # The argument lies in (−2.5, 0], where exp needs none of its range branches.
+    return _GAUSS_HEAD[j] * _exp_normal(-0.5 * (d * (z + h)))
 
 
 @njit(**JIT_INLINE)
@@ -322,17 +337,31 @@ def _upper_tail(z: float) -> float:
 
 
 @njit(**JIT_INLINE)
-def _mills_piece(c: np.ndarray, t: float) -> float:
-    """The degree-12 piece c[0] + c[1]·t + … + c[12]·t¹² by Estrin's scheme.
+def _mills_piece(i: int, t: float) -> float:
+    """Piece i of M, c[0] + c[1]·t + … + c[12]·t¹² with c = _MILLS_PIECES[i], by Estrin's scheme.
 
     Horner's 12 dependent multiply-adds dominate the CDF's latency; Estrin's tree has
     depth 4, and with |t| ≤ 1/4 and fast-decaying coefficients its rounding is as good.
+    Indexing the table element-wise (no row view) lets array loops gather the coefficients.
     """
+    c = _MILLS_PIECES
     t2 = t * t
     t4 = t2 * t2
-    low = (c[0] + c[1] * t) + (c[2] + c[3] * t) * t2 + ((c[4] + c[5] * t) + (c[6] + c[7] * t) * t2) * t4
-    high = (c[8] + c[9] * t) + (c[10] + c[11] * t) * t2 + c[12] * t4
+    low = (c[i, 0] + c[i, 1] * t) + (c[i, 2] + c[i, 3] * t) * t2 + (
+        (c[i, 4] + c[i, 5] * t) + (c[i, 6] + c[i, 7] * t) * t2
+    ) * t4
+    high = (c[i, 8] + c[i, 9] * t) + (c[i, 10] + c[i, 11] * t) * t2 + c[i, 12] * t4
     return low + high * (t4 * t4)
+
+
+@njit(**JIT_INLINE)
+def _mills_far(z: float) -> float:
+    """M(z) for 8 ≤ z < _GAUSS_CUTOFF: the asymptotic series T(64/z²)/(z√(2π))."""
+    w = 64.0 / (z * z)
+    acc = _MILLS_TAIL[_TAIL_DEGREE]
+    for j in range(_TAIL_DEGREE - 1, -1, -1):
+        acc = acc * w + _MILLS_TAIL[j]
+    return acc * _INV_SQRT_2PI / z
 
 
 @njit(**JIT_INLINE)
@@ -340,12 +369,8 @@ def _tail_given_gauss(z: float, g: float) -> float:
     """Q(z) for 0 ≤ z < _GAUSS_CUTOFF given g = exp(−z²/2)."""
     if z < 8.0:
         i = int(z * 2.0)
-        return g * _mills_piece(_MILLS_PIECES[i], z - (i * 0.5 + 0.25))
-    w = 64.0 / (z * z)
-    acc = _MILLS_TAIL[_TAIL_DEGREE]
-    for j in range(_TAIL_DEGREE - 1, -1, -1):
-        acc = acc * w + _MILLS_TAIL[j]
-    return g * (acc * _INV_SQRT_2PI / z)
+        return g * _mills_piece(i, z - (i * 0.5 + 0.25))
+    return g * _mills_far(z)
 
 
 #: From this z on, ``gaussian_tail_gap`` replaces a difference of two normal tails.
@@ -415,3 +440,64 @@ def norm_cdf_and_pdf(x: float) -> tuple[float, float]:
     g = _gauss(z)
     tail = _tail_given_gauss(z, g)
     return (tail if x < 0.0 else 1.0 - tail), _INV_SQRT_2PI * g
+
+
+# Array kernels for hot loops that price many options at once (portfolio revaluation).
+# Each is bit-identical, element by element, to its scalar counterpart above, but written
+# without data-dependent branches in its main loop so that LLVM vectorizes it (with AVX-512
+# gathers for the table lookups). Vector lanes execute the same correctly rounded IEEE
+# operations as scalar code, so the bits do not depend on the vector width.
+
+_BELOW_CUTOFF = float(np.nextafter(_GAUSS_CUTOFF, 0.0))
+
+
+@njit(**JIT)
+def gaussian_factors(z: np.ndarray, out: np.ndarray) -> None:
+    """out[i] = exp(−z[i]²/2) for z[i] ≥ 0 (0 from _GAUSS_CUTOFF on), as the scalar ``_gauss``."""
+    for i in range(z.shape[0]):
+        zi = z[i] if z[i] < _BELOW_CUTOFF else _BELOW_CUTOFF
+        g = _gauss(zi)
+        out[i] = g if z[i] < _GAUSS_CUTOFF else 0.0
+
+
+@njit(**JIT)
+def upper_tails(z: np.ndarray, g: np.ndarray, out: np.ndarray) -> None:
+    """out[i] = Q(z[i]) = 1 − Φ(z[i]) for z[i] ≥ 0 given g[i] = exp(−z[i]²/2) (0 past the
+    cutoff), bit-identical to the scalar ``_upper_tail``.
+
+    Elements are first bucketed by polynomial piece (a counting sort), so that each piece's
+    loop runs over contiguous arguments with fixed coefficients and vectorizes without
+    gathers: a 13-coefficient gather per vector costs more than the whole polynomial.
+    """
+    n = z.shape[0]
+    n_pieces = _MILLS_PIECES.shape[0]
+    # Unsigned indices spare every subscript Numba's negative-index wraparound check.
+    piece = np.empty(n, np.uint64)
+    # begin[j] is where piece j's run starts in the sorted order; the far range is last.
+    begin = np.zeros(n_pieces + 2, np.uint64)
+    for i in range(n):
+        zi = z[i] if z[i] < 8.0 else 8.0
+        piece[i] = np.uint64(zi * 2.0)
+    for i in range(n):
+        begin[piece[i] + np.uint64(1)] += np.uint64(1)
+    for j in range(n_pieces + 1):
+        begin[j + 1] += begin[j]
+    order = np.empty(n, np.uint64)
+    sorted_z = np.empty(n)
+    fill = begin.copy()
+    for i in range(n):
+        at = fill[piece[i]]
+        fill[piece[i]] = at + np.uint64(1)
+        order[at] = i
+        sorted_z[at] = z[i]
+    m = np.empty(n)
+    for j in range(n_pieces):
+        centre = j * 0.5 + 0.25
+        run = sorted_z[begin[j]:begin[j + 1]]
+        out_run = m[begin[j]:begin[j + 1]]
+        for e in range(run.shape[0]):
+            out_run[e] = _mills_piece(j, run[e] - centre)
+    for e in range(begin[n_pieces], n):
+        m[e] = _mills_far(sorted_z[e]) if sorted_z[e] < _GAUSS_CUTOFF else 0.0
+    for e in range(n):
+        out[order[e]] = g[order[e]] * m[e]

@@ -11,7 +11,8 @@ forward of their expiry, implied vol (e.g. from the SVI surface) and an integer 
 (contracts, negative when short). Revaluation is instantaneous (no time decay): an option is
 repriced with Black-76 at the shocked forward and vol, a future by its forward move. Puts are
 repriced through put-call parity so each option costs one call price per scenario, and
-ln(F/K), sqrt(T) and ln(1 + shock) are computed once, not per scenario.
+ln(F/K), sqrt(T) and ln(1 + shock) are computed once, not per scenario. All the calls of a
+revaluation are priced together in vectorized array passes (``_undiscounted_calls``).
 
 Entry points:
 - ``revalue_account``: one account, full repricing of every position on every scenario;
@@ -21,7 +22,7 @@ Entry points:
   rows) over those vectors, as an exchange holds them: every account is a sparse dot product;
   ``revalue_account_on_vectors`` is the same for a single account.
 
-Kernels use only + - * / sqrt and ``pricing.dmath`` (exp, log, norm_cdf); scenarios and
+Kernels use only + - * / sqrt and ``pricing.dmath`` (exp, log, normal tails); scenarios and
 positions are summed in a fixed order, so results are bit-identical everywhere.
 """
 
@@ -31,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from pricing.config import JIT
-from pricing.dmath import exp, log, norm_cdf
+from pricing.dmath import exp, gaussian_factors, log, upper_tails
 
 CALL = 0
 PUT = 1
@@ -137,79 +138,75 @@ def _vol_shock_scale(t: float, params: np.ndarray) -> float:
 
 
 @njit(**JIT)
-def _call_value(df: float, fwd: float, strike: float, ln_fk: float, v: float, inv_v: float) -> float:
-    """Black-76 call df*(F N(d1) - K N(d2)) for total vol v = sigma*sqrt(T) > 0, ln_fk = ln(F/K).
-
-    Takes 1/v precomputed: one division per position and vol instead of one per scenario.
-    """
-    d1 = ln_fk * inv_v + 0.5 * v
-    return df * (fwd * norm_cdf(d1) - strike * norm_cdf(d1 - v))
-
-
-@njit(**JIT)
 def _intrinsic_call(df: float, fwd: float, strike: float) -> float:
     """The zero-total-vol limit of the call (expired or zero vol)."""
     return df * (fwd - strike) if fwd > strike else 0.0
 
 
+#: Options priced per pass of ``_undiscounted_calls``: its work arrays stay in L1 cache.
+_CHUNK = 256
+
+
 @njit(**JIT)
-def _position_pnl(
-    kind: int,
-    strike: float,
-    t: float,
-    fwd: float,
-    vol: float,
-    rate: float,
-    moves: np.ndarray,
-    ln_moves: np.ndarray,
-    n_core: int,
-    params: np.ndarray,
-    out: np.ndarray,
+def _undiscounted_calls(
+    x: np.ndarray, v: np.ndarray, inv_v: np.ndarray, fwd: np.ndarray, strike: np.ndarray, out: np.ndarray
 ) -> None:
-    """Unit-quantity P&L of one position on every scenario, written to out[0 .. n_scenarios)."""
-    n_moves = moves.shape[0]
-    if kind == FUTURE:
-        for i in range(n_core):
-            dv = fwd * moves[i]
-            out[3 * i] = dv
-            out[3 * i + 1] = dv
-            out[3 * i + 2] = dv
-        for i in range(n_core, n_moves):
-            out[2 * n_core + i] = fwd * moves[i]
-        return
-    df = exp(-rate * t)
-    root_t = np.sqrt(t)
-    ln_fk = log(fwd / strike)
-    scale = _vol_shock_scale(t, params)
-    vol_up = vol * (1.0 + params[0] * scale)
-    vol_down = vol * (1.0 - params[1] * scale)
-    # The floor keeps a large down-shock positive but never lifts a vol above its own mark.
-    floor = params[6] if params[6] < vol else vol
-    if vol_down < floor:
-        vol_down = floor
-    v_flat = vol * root_t
-    if v_flat <= 0.0:
-        _expired_pnl(kind, strike, fwd, df, moves, n_core, out)
-        return
-    v_up = vol_up * root_t
-    v_down = vol_down * root_t
-    inv_up = 1.0 / v_up
-    inv_flat = 1.0 / v_flat
-    inv_down = 1.0 / v_down
-    base = _call_value(df, fwd, strike, ln_fk, v_flat, inv_flat)
-    is_put = kind == PUT
-    for i in range(n_core):
-        f = fwd * (1.0 + moves[i])
-        x = ln_fk + ln_moves[i]
-        # Put-call parity: put - call = df*(K - F), so a put moves by the call's move minus df*dF.
-        shift = base + (df * (f - fwd) if is_put else 0.0)
-        out[3 * i] = _call_value(df, f, strike, x, v_up, inv_up) - shift
-        out[3 * i + 1] = _call_value(df, f, strike, x, v_flat, inv_flat) - shift
-        out[3 * i + 2] = _call_value(df, f, strike, x, v_down, inv_down) - shift
-    for i in range(n_core, n_moves):
-        f = fwd * (1.0 + moves[i])
-        shift = base + (df * (f - fwd) if is_put else 0.0)
-        out[2 * n_core + i] = _call_value(df, f, strike, ln_fk + ln_moves[i], v_flat, inv_flat) - shift
+    """out[e] = F·N(d1) − K·N(d2) with d1 = x·(1/v) + v/2, d2 = d1 − v, for x = ln(F/K),
+    total vol v = σ√T > 0 and its reciprocal: Black-76 calls without the discount factor.
+
+    The two Gaussian factors of one option are tied: exp(−d2²/2) = exp(−d1²/2)·F/K exactly
+    (d1² − d2² = 2x). So only the one nearer the centre (the smaller |d|) is evaluated, and
+    the other follows by one multiplication by F/K or K/F, whichever is ≤ 1 — one exp per
+    option instead of two. The work runs in array passes whose only conditionals are
+    selects, which LLVM vectorizes (see ``dmath.gaussian_factors`` and ``dmath.upper_tails``); the
+    tails of d1 and d2 go through one ``upper_tails`` call, side by side.
+    """
+    z = np.empty(2 * _CHUNK)
+    near = np.empty(_CHUNK)
+    shrink = np.empty(_CHUNK)
+    g = np.empty(2 * _CHUNK)
+    q = np.empty(2 * _CHUNK)
+    # Loops index chunk views from 0: with an offset in every subscript LLVM could not
+    # prove the indices non-negative and left the loops scalar (four times slower).
+    for lo in range(0, x.shape[0], _CHUNK):
+        n = min(_CHUNK, x.shape[0] - lo)
+        xs, vs, inv_vs = x[lo:lo + n], v[lo:lo + n], inv_v[lo:lo + n]
+        fs, ks, outs = fwd[lo:lo + n], strike[lo:lo + n], out[lo:lo + n]
+        z1, z2, g1, g2 = z[:n], z[n:2 * n], g[:n], g[n:2 * n]
+        for i in range(n):
+            d1 = xs[i] * inv_vs[i] + 0.5 * vs[i]
+            z1[i] = abs(d1)
+            z2[i] = abs(d1 - vs[i])
+        for i in range(n):
+            near[i] = min(z1[i], z2[i])
+            shrink[i] = (fs[i] / ks[i]) if z1[i] <= z2[i] else (ks[i] / fs[i])
+        gaussian_factors(near[:n], g1)
+        for i in range(n):
+            # g1 holds the nearer factor so far; the farther one is it times shrink.
+            far = g1[i] * shrink[i]
+            if z1[i] <= z2[i]:
+                g2[i] = far
+            else:
+                g2[i] = g1[i]
+                g1[i] = far
+        upper_tails(z[:2 * n], g[:2 * n], q[:2 * n])
+        q1, q2 = q[:n], q[n:2 * n]
+        for i in range(n):
+            d1 = xs[i] * inv_vs[i] + 0.5 * vs[i]
+            n1 = q1[i] if d1 < 0.0 else 1.0 - q1[i]
+            n2 = q2[i] if d1 - vs[i] < 0.0 else 1.0 - q2[i]
+            outs[i] = fs[i] * n1 - ks[i] * n2
+
+
+@njit(**JIT)
+def _set_all_vols(out: np.ndarray, i: int, n_core: int, dv: float) -> None:
+    """Write the P&L dv of spot move i under every vol scenario it has (three for a core move)."""
+    if i < n_core:
+        out[3 * i] = dv
+        out[3 * i + 1] = dv
+        out[3 * i + 2] = dv
+    else:
+        out[2 * n_core + i] = dv
 
 
 @njit(**JIT)
@@ -221,12 +218,151 @@ def _expired_pnl(
     for i in range(moves.shape[0]):
         f = fwd * (1.0 + moves[i])
         dv = _intrinsic_call(df, f, strike) - base - (df * (f - fwd) if kind == PUT else 0.0)
-        if i < n_core:
-            out[3 * i] = dv
-            out[3 * i + 1] = dv
-            out[3 * i + 2] = dv
+        _set_all_vols(out, i, n_core, dv)
+
+
+@njit(**JIT)
+def _future_pnl(fwd: float, moves: np.ndarray, n_core: int, out: np.ndarray) -> None:
+    """Unit P&L of a future: its forward's move, the same under every vol scenario."""
+    for i in range(moves.shape[0]):
+        _set_all_vols(out, i, n_core, fwd * moves[i])
+
+
+@njit(**JIT)
+def _expiry_terms(expiry: np.ndarray, rate: float, params: np.ndarray) -> np.ndarray:
+    """Rows (discount factor, √T, vol-shock scale) per position, each evaluated once per
+    distinct expiry: an account holds many strikes of few expiries."""
+    n = expiry.shape[0]
+    terms = np.empty((n, 3))
+    first = np.empty(n, np.int64)
+    distinct = 0
+    for p in range(n):
+        t = expiry[p]
+        same = -1
+        for d in range(distinct):
+            if expiry[first[d]] == t:
+                same = first[d]
+                break
+        if same < 0:
+            first[distinct] = p
+            distinct += 1
+            terms[p, 0] = exp(-rate * t)
+            terms[p, 1] = np.sqrt(t)
+            terms[p, 2] = _vol_shock_scale(t, params)
         else:
-            out[2 * n_core + i] = dv
+            terms[p, 0] = terms[same, 0]
+            terms[p, 1] = terms[same, 1]
+            terms[p, 2] = terms[same, 2]
+    return terms
+
+
+@njit(**JIT)
+def _shocked_vols(vol: float, root_t: float, scale: float, params: np.ndarray) -> tuple[float, float, float]:
+    """Total vols σ√T of the (up, flat, down) scenarios of an option with mark vol ``vol``."""
+    vol_up = vol * (1.0 + params[0] * scale)
+    vol_down = vol * (1.0 - params[1] * scale)
+    # The floor keeps a large down-shock positive but never lifts a vol above its own mark.
+    floor = params[6] if params[6] < vol else vol
+    if vol_down < floor:
+        vol_down = floor
+    return vol_up * root_t, vol * root_t, vol_down * root_t
+
+
+@njit(**JIT)
+def _unit_pnl(
+    kind: np.ndarray,
+    strike: np.ndarray,
+    expiry: np.ndarray,
+    forward: np.ndarray,
+    vol: np.ndarray,
+    rate: float,
+    moves: np.ndarray,
+    n_core: int,
+    params: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Unit-quantity P&L of every position on every scenario: out[p, j].
+
+    Three passes: lay out the Black-76 inputs of every live option's current value and
+    scenario values side by side (futures and zero-total-vol options are valued right
+    away); price them all with one ``_undiscounted_calls``; subtract each current value.
+    Element offsets are unsigned so that subscripts skip Numba's negative-index handling.
+    """
+    ln_moves = _ln_moves(moves)
+    n_moves = moves.shape[0]
+    n_scen = out.shape[1]
+    per_option = np.uint64(1 + n_scen)
+    terms = _expiry_terms(expiry, rate, params)
+    live = np.empty(kind.shape[0], np.bool_)
+    n_live = 0
+    for p in range(kind.shape[0]):
+        live[p] = kind[p] != FUTURE and vol[p] * terms[p, 1] > 0.0
+        n_live += live[p]
+    m = np.uint64(n_live) * per_option
+    x = np.empty(m)
+    v = np.empty(m)
+    inv_v = np.empty(m)
+    f = np.empty(m)
+    k = np.empty(m)
+    c = np.uint64(0)
+    for p in range(kind.shape[0]):
+        fwd = forward[p]
+        if kind[p] == FUTURE:
+            _future_pnl(fwd, moves, n_core, out[p])
+            continue
+        if not live[p]:
+            _expired_pnl(kind[p], strike[p], fwd, terms[p, 0], moves, n_core, out[p])
+            continue
+        v_up, v_flat, v_down = _shocked_vols(vol[p], terms[p, 1], terms[p, 2], params)
+        inv_up = 1.0 / v_up
+        inv_flat = 1.0 / v_flat
+        inv_down = 1.0 / v_down
+        ln_fk = log(fwd / strike[p])
+        # Entry c is the current value, then the scenarios in P&L-vector order.
+        for e in range(c, c + per_option):
+            k[e] = strike[p]
+        x[c] = ln_fk
+        v[c] = v_flat
+        inv_v[c] = inv_flat
+        f[c] = fwd
+        e = c + np.uint64(1)
+        for i in range(n_moves):
+            shocked = fwd * (1.0 + moves[i])
+            xi = ln_fk + ln_moves[i]
+            if i < n_core:
+                x[e] = x[e + 1] = x[e + 2] = xi
+                f[e] = f[e + 1] = f[e + 2] = shocked
+                v[e] = v_up
+                v[e + 1] = v_flat
+                v[e + 2] = v_down
+                inv_v[e] = inv_up
+                inv_v[e + 1] = inv_flat
+                inv_v[e + 2] = inv_down
+                e += np.uint64(3)
+            else:
+                x[e] = xi
+                f[e] = shocked
+                v[e] = v_flat
+                inv_v[e] = inv_flat
+                e += np.uint64(1)
+        c += per_option
+    calls = np.empty(m)
+    _undiscounted_calls(x, v, inv_v, f, k, calls)
+    c = np.uint64(0)
+    for p in range(kind.shape[0]):
+        if not live[p]:
+            continue
+        df = terms[p, 0]
+        base = df * calls[c]
+        is_put = kind[p] == PUT
+        row = out[p]
+        for j in range(n_scen):
+            e = c + np.uint64(1 + j)
+            # Put-call parity: put − call = df·(K − F), so a put moves by the call's move
+            # minus df·dF.
+            shift = base + (df * (f[e] - forward[p]) if is_put else 0.0)
+            row[j] = df * calls[e] - shift
+        c += per_option
 
 
 @njit(**JIT)
@@ -263,37 +399,14 @@ def _revalue_account(
     params: np.ndarray,
     pnl: np.ndarray,
 ) -> float:
-    ln_moves = _ln_moves(moves)
-    unit = np.empty(pnl.shape[0])
+    unit = np.empty((kind.shape[0], pnl.shape[0]))
+    _unit_pnl(kind, strike, expiry, forward, vol, rate, moves, n_core, params, unit)
     pnl[:] = 0.0
     for p in range(kind.shape[0]):
-        _position_pnl(
-            kind[p], strike[p], expiry[p], forward[p], vol[p], rate, moves, ln_moves, n_core, params, unit
-        )
         q = float(qty[p])
         for j in range(pnl.shape[0]):
-            pnl[j] += q * unit[j]
+            pnl[j] += q * unit[p, j]
     return _weight_and_worst(pnl, n_core, params[7])
-
-
-@njit(**JIT)
-def _instrument_vectors(
-    kind: np.ndarray,
-    strike: np.ndarray,
-    expiry: np.ndarray,
-    forward: np.ndarray,
-    vol: np.ndarray,
-    rate: float,
-    moves: np.ndarray,
-    n_core: int,
-    params: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    ln_moves = _ln_moves(moves)
-    for p in range(kind.shape[0]):
-        _position_pnl(
-            kind[p], strike[p], expiry[p], forward[p], vol[p], rate, moves, ln_moves, n_core, params, out[p]
-        )
 
 
 @njit(**JIT)
@@ -419,7 +532,7 @@ def instrument_pnl_vectors(
     """Unweighted unit-quantity P&L of each instrument on each scenario: (n_instruments, n_scenarios)."""
     kind, strike, expiry, forward, vol = _check_positions(kind, strike, expiry, forward, vol)
     out = np.empty((kind.shape[0], grid.n_scenarios))
-    _instrument_vectors(
+    _unit_pnl(
         kind, strike, expiry, forward, vol, float(rate),
         grid.spot_moves, grid.price_steps, grid.params, out,
     )

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from pricing import black, config, dmath, iv
+from pricing import black, config, dmath, iv, portfolio
 from tests.pricing import gen_dmath_tables, naive
 
 
@@ -134,6 +134,28 @@ def test_norm_cdf_and_pdf_match_the_separate_functions_bit_for_bit():
         assert np.array(both).tobytes() == np.array(single).tobytes()
 
 
+@njit(**config.JIT)
+def _scalar_gauss_and_tail(z: np.ndarray, g: np.ndarray, q: np.ndarray) -> None:
+    for i in range(z.shape[0]):
+        g[i] = dmath._gauss(z[i]) if z[i] < dmath._GAUSS_CUTOFF else 0.0
+        q[i] = dmath._upper_tail(z[i])
+
+
+def test_array_gaussian_and_tail_kernels_match_the_scalar_ones_bit_for_bit():
+    # The array kernels reorder work (a counting sort by polynomial piece), never arithmetic.
+    z = np.concatenate([
+        np.abs(RNG.normal(0.0, 3.0, 100_000)),
+        RNG.uniform(0.0, 45.0, 50_000),
+        [0.0, 0.5, 7.999999999999999, 8.0, 8.000000000000002, 39.99999999999999, 40.0, 1e300],
+    ])
+    g, q, g_arr, q_arr = (np.empty_like(z) for _ in range(4))
+    _scalar_gauss_and_tail(z, g, q)
+    dmath.gaussian_factors(z, g_arr)
+    dmath.upper_tails(z, g_arr, q_arr)
+    assert g_arr.tobytes() == g.tobytes()
+    assert q_arr.tobytes() == q.tobytes()
+
+
 def test_dmath_tables_match_their_generator():
     source = open(dmath.__file__, encoding="utf-8").read()
     assert gen_dmath_tables.render() in source
@@ -176,8 +198,16 @@ def _kernel_calls():
     yield dmath.norm_pdf, (0.5,)
     yield dmath.norm_cdf_and_pdf, (0.5,)
     yield dmath.gaussian_tail_gap, (9.0, 0.01)
+    yield dmath.gaussian_factors, (ones, np.empty(n))
+    yield dmath.upper_tails, (ones, ones, np.empty(n))
     yield black._greeks_kernel, (ones, ones, ones, ones, ones, ones, flags, True, np.empty((6, n)))
     yield black._price_kernel, (ones, ones, ones, ones, ones, ones, flags, np.empty(n))
+    grid = portfolio.ScenarioGrid()
+    kinds = np.array([portfolio.CALL, portfolio.PUT, portfolio.FUTURE, portfolio.CALL])
+    yield portfolio._unit_pnl, (
+        kinds, ones, ones, ones, ones, 0.0, grid.spot_moves, grid.price_steps, grid.params,
+        np.empty((n, grid.n_scenarios)),
+    )
     yield iv._iv_kernel, (ones * 0.1, ones, ones, ones, ones, ones, flags, np.empty(n), np.empty(n, np.int8))
 
 

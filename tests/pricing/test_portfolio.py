@@ -20,7 +20,7 @@ from pricing.portfolio import (
 from tests.pricing import naive_portfolio
 from tests.pricing.determinism_grids import digest, interpreted_output, portfolio_outputs, random_instruments
 
-PORTFOLIO_GOLDEN_SHA256 = "426ad1bad97367fbd9bf8aba4d104d1ff547588a5fd89a08ea73486d66150c52"
+PORTFOLIO_GOLDEN_SHA256 = "ca82d7855051e8721c26a3ca101cfd9d3e9d1109039cb87ac33ff97dc659e913"
 GRID = ScenarioGrid()
 
 
