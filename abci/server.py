@@ -5,8 +5,13 @@ one to the application and writes the `Response`s back in request order.
 Concurrency model: one asyncio event loop in one thread. Application methods are plain synchronous
 calls made from the connection handlers without awaiting in between, so calls from the four
 connections are serialized (the app never sees two calls at once) and each connection's answers
-are produced strictly in request order. Answers are buffered and written in one batch when
-CometBFT sends `Flush` (it pipelines CheckTx floods and flushes once per batch).
+are produced strictly in request order. A method may instead return an awaitable of its
+response: the connection then waits for it before reading its next request, while the other
+connections are served meanwhile. That is for slow work the app hands to another thread and
+that no concurrent call can disturb (the VDF of a proposal must not stall CheckTx). Answers
+are buffered and written when CometBFT sends `Flush`; when more requests are already buffered
+behind the Flush (CometBFT flushes after almost every request under load), they are answered
+first and everything goes out in one write.
 
 Failure policy: a garbled or oversize frame closes only that connection, without calling the app.
 An exception raised by the app is a bug: it is logged with its traceback, reported to CometBFT as
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 import signal
@@ -236,6 +242,16 @@ class ABCIServer:
         from_string = abci_pb2.Request.FromString
         pending: list[bytes] = []
         pending_bytes = 0
+        flush_due = False
+
+        async def write_pending() -> None:
+            nonlocal pending_bytes, flush_due
+            writer.write(b"".join(pending))
+            pending.clear()
+            pending_bytes = 0
+            flush_due = False
+            await writer.drain()
+
         while True:
             data = await reader.read(_READ_CHUNK)
             if not data:
@@ -259,10 +275,7 @@ class ABCIServer:
                     return
                 if name == "flush":
                     pending.append(_FLUSH_FRAME)
-                    writer.write(b"".join(pending))
-                    pending.clear()
-                    pending_bytes = 0
-                    await writer.drain()
+                    flush_due = True
                     continue
                 if name == "echo":
                     body = abci_pb2.ResponseEcho(message=request.echo.message).SerializeToString()
@@ -273,27 +286,31 @@ class ABCIServer:
                         answer = route.default_frame
                     else:
                         try:
-                            answer = self._call_app(route, name, getattr(request, name))
+                            response = route.method(getattr(request, name))
+                            if inspect.isawaitable(response):
+                                if flush_due:
+                                    # Answers already flushed must not wait for slow work.
+                                    await write_pending()
+                                response = await response
+                            answer = self._frame(route, name, response)
                         except Exception as exc:  # any app error is a bug that stops the node
                             await self._fail(exc, name, pending, writer)
                             return
                 pending.append(answer)
                 pending_bytes += len(answer)
                 if pending_bytes >= _EARLY_WRITE_BYTES:
-                    writer.write(b"".join(pending))
-                    pending.clear()
-                    pending_bytes = 0
-                    await writer.drain()
+                    await write_pending()
+            if flush_due:
+                await write_pending()
 
     @staticmethod
-    def _call_app(route: _Route, name: str, request: Message) -> bytes:
-        assert route.method is not None
-        response = route.method(request)
+    def _frame(route: _Route, name: str, response: object) -> bytes:
         if type(response) is not route.response_type:
             raise TypeError(
                 f"app.{name} returned {type(response).__name__}, "
                 f"expected {route.response_type.__name__}"
             )
+        assert isinstance(response, Message)
         return _wrap(route.prefix, response.SerializeToString())
 
     async def _fail(

@@ -88,8 +88,10 @@ class _Rpc:
 class Load:
     """Closed-loop load: at most `window` txs in flight, sent in batches round-robin."""
 
-    def __init__(self, urls: list[str], txs: list[bytes], window: int, senders: int) -> None:
+    def __init__(self, urls: list[str], txs: list[bytes], window: int, senders: int,
+                 method: str) -> None:
         self.urls = urls
+        self.method = f"broadcast_tx_{method}"
         self.txs = txs
         self.window = window
         self.senders = senders
@@ -113,8 +115,8 @@ class Load:
 
     def _send(self, first_node: int) -> None:
         """One sender: its own keep-alive connection per node, batches round-robin over nodes.
-        CometBFT answers the requests of one JSON-RPC batch one after the other (each
-        `broadcast_tx_sync` waits for its CheckTx), so several senders keep the app busy."""
+        CometBFT answers the requests of one JSON-RPC batch one after the other (with
+        `broadcast_tx_sync` each waits for its CheckTx), so several senders keep the app busy."""
         rpcs = [_Rpc(u) for u in self.urls]
         turn = first_node
         try:
@@ -126,7 +128,7 @@ class Load:
                 if not batch:
                     return
                 payload = [
-                    {"jsonrpc": "2.0", "id": i, "method": "broadcast_tx_sync",
+                    {"jsonrpc": "2.0", "id": i, "method": self.method,
                      "params": {"tx": base64.b64encode(tx).decode()}}
                     for i, tx in enumerate(batch)
                 ]
@@ -298,7 +300,7 @@ def kvstore_txs(count: int, size: int) -> list[bytes]:
     return txs
 
 
-def run_pair(nodes: int, seconds: float, window: int, senders: int, rate_cap: int,
+def run_pair(nodes: int, seconds: float, window: int, senders: int, method: str, rate_cap: int,
              workdir: Path) -> tuple[Measurement, Measurement]:
     """Measure Optio then kvstore with `nodes` validators each."""
     count = int(seconds * rate_cap)
@@ -306,14 +308,14 @@ def run_pair(nodes: int, seconds: float, window: int, senders: int, rate_cap: in
         txs = optio_txs(net, count)
         urls = [n.rpc_url for n in net.nodes]
         start = _wait_height(urls[0], 3)
-        load = Load(urls, txs, window, senders)
+        load = Load(urls, txs, window, senders, method)
         started = time.monotonic()
         load.run(seconds, start)
         optio = load.measure("optio", nodes, started, seconds)
         tx_size = len(txs[0])
     with kvstore_network(workdir / f"kv{nodes}", nodes, free_base_port(nodes)) as urls:
         start = _wait_height(urls[0], 3)
-        load = Load(urls, kvstore_txs(count, tx_size), window, senders)
+        load = Load(urls, kvstore_txs(count, tx_size), window, senders, method)
         started = time.monotonic()
         load.run(seconds, start)
         kv = load.measure("kvstore", nodes, started, seconds)
@@ -327,6 +329,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="load duration per system")
     parser.add_argument("--window", type=int, default=4000, help="max txs in flight")
     parser.add_argument("--senders", type=int, default=8, help="concurrent RPC senders")
+    parser.add_argument("--method", choices=("async", "sync"), default="async",
+                        help="broadcast_tx_async (default, as CometBFT's tm-load-test) or _sync")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
     seconds = args.seconds or (10.0 if args.quick else 30.0)
@@ -336,9 +340,11 @@ def main() -> None:
     figures: dict[str, float | int] = {}
     try:
         print(f"load: {seconds:g}s per system, {args.window} txs in flight, {args.senders} "
-              f"senders, batches of {BATCH}, warm-up {WARMUP_S:g}s excluded", flush=True)
+              f"senders, batches of {BATCH} broadcast_tx_{args.method}, warm-up {WARMUP_S:g}s "
+              "excluded", flush=True)
         for nodes in (int(n) for n in args.nodes.split(",")):
-            optio, kv = run_pair(nodes, seconds, args.window, args.senders, rate_cap, workdir)
+            optio, kv = run_pair(nodes, seconds, args.window, args.senders, args.method, rate_cap,
+                                 workdir)
             for m in (kv, optio):
                 print(f"{m.system:8s} nodes={m.nodes}  committed {m.tps:8.1f} tx/s  "
                       f"p50 {m.p50_ms:7.1f} ms  p99 {m.p99_ms:7.1f} ms  "

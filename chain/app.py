@@ -32,8 +32,11 @@ invented data.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Final
 
 from abci.proto import abci_pb2, crypto_pb2
@@ -48,7 +51,7 @@ from chain.oracle.proposal import (
     finalized_beacon,
     injected_budget,
 )
-from chain.ordering import ProveJob, compute_seed, is_injected_tx
+from chain.ordering import BlockOrder, ProveJob, compute_seed, is_injected_tx
 from chain.query import answer_query
 from chain.staking_block import process_staking_begin_block
 from chain.tx import SignedTx, decode_tx
@@ -95,13 +98,32 @@ _DECODE_CACHE_SIZE: Final[int] = 50_000
 DEFAULT_VDF_DEADLINE_S: Final[float] = 1.0
 
 
+def _check_or_rejection(ctx: ProposalContext, txs: Sequence[bytes],
+                        last_commit: abci_pb2.CommitInfo) -> BlockOrder | ProposalRejected:
+    """`check_proposal`'s block order, or its rejection as a value (it may run in a worker
+    thread, whose exceptions are better kept for real bugs)."""
+    try:
+        return check_proposal(ctx, txs, last_commit)[1]
+    except ProposalRejected as exc:
+        return exc
+
+
 class OptioApp:
     """The application state machine of one node, over one `Store`."""
 
     def __init__(self, store: Store, *, check_invariants: bool = False,
                  feeder: Feeder | None = None, precompute_vdf: bool = False,
-                 vdf_deadline_s: float = DEFAULT_VDF_DEADLINE_S) -> None:
+                 vdf_deadline_s: float = DEFAULT_VDF_DEADLINE_S,
+                 offload_proposals: bool = False) -> None:
+        """`offload_proposals`: PrepareProposal and ProcessProposal hand their VDF work to a
+        worker thread and return an awaitable, so that an asyncio ABCI server keeps serving
+        CheckTx and queries meanwhile (the VDF and its verification release the GIL). Off,
+        they answer synchronously, as in-process drivers expect."""
         self._store = store
+        self._offload_proposals = offload_proposals
+        # (height, txs) of this node's last PrepareProposal answer: ProcessProposal of that
+        # exact block on this node need not verify what it computed itself.
+        self._own_proposal: tuple[int, tuple[bytes, ...]] | None = None
         self._vdf_deadline_s = vdf_deadline_s
         self._feeder = feeder
         self._precompute_vdf = precompute_vdf
@@ -187,7 +209,7 @@ class OptioApp:
 
     def prepare_proposal(
         self, req: abci_pb2.RequestPrepareProposal
-    ) -> abci_pb2.ResponsePrepareProposal:
+    ) -> abci_pb2.ResponsePrepareProposal | Awaitable[abci_pb2.ResponsePrepareProposal]:
         """`[oracle tx] [ordering tx] [user txs in VDF order]` (chain/oracle/proposal.py): the
         oracle tx carries the extended commit of height − 1 when vote extensions were on; the
         user txs are, in mempool order, those that pass the shared validity function, all
@@ -206,28 +228,53 @@ class OptioApp:
                 continue
             chosen.append(raw)
             size += len(raw)
-        txs = build_proposal(ctx, oracle, chosen, deadline_s=self._vdf_deadline_s,
-                             empty_job=self._empty_job)
+        build = partial(build_proposal, ctx, oracle, chosen, deadline_s=self._vdf_deadline_s,
+                        empty_job=self._empty_job)
+        if self._offload_proposals:
+            return self._prepare_offloaded(req.height, build)
+        return self._proposed(req.height, build())
+
+    async def _prepare_offloaded(
+        self, height: int, build: Callable[[], list[bytes]]
+    ) -> abci_pb2.ResponsePrepareProposal:
+        return self._proposed(height, await asyncio.to_thread(build))
+
+    def _proposed(self, height: int, txs: list[bytes]) -> abci_pb2.ResponsePrepareProposal:
+        self._own_proposal = (height, tuple(txs))
         return abci_pb2.ResponsePrepareProposal(txs=txs)
 
     def process_proposal(
         self, req: abci_pb2.RequestProcessProposal
-    ) -> abci_pb2.ResponseProcessProposal:
+    ) -> abci_pb2.ResponseProcessProposal | Awaitable[abci_pb2.ResponseProcessProposal]:
         """Injected txs (oracle votes and signatures, VDF proof and order: every check is
         listed in chain/oracle/proposal.py), then the shared validity function on each user
-        tx. Reads only the block and the last committed state."""
+        tx. Reads only the block and the last committed state. A block this node proposed
+        itself from the same state is accepted without checking it again."""
+        if self._own_proposal == (req.height, tuple(req.txs)):
+            return abci_pb2.ResponseProcessProposal(status=_ACCEPT)
         ctx = self._proposal_context(req.height, self._store.working())
-        try:
-            _, order = check_proposal(ctx, req.txs, req.proposed_last_commit)
-        except ProposalRejected as exc:
-            log.warning("rejecting proposal at height %d: %s", req.height, exc)
+        check = partial(_check_or_rejection, ctx, req.txs, req.proposed_last_commit)
+        if self._offload_proposals:
+            return self._process_offloaded(req.height, check)
+        return self._proposal_verdict(req.height, check())
+
+    async def _process_offloaded(
+        self, height: int, check: Callable[[], BlockOrder | ProposalRejected]
+    ) -> abci_pb2.ResponseProcessProposal:
+        return self._proposal_verdict(height, await asyncio.to_thread(check))
+
+    def _proposal_verdict(
+        self, height: int, checked: BlockOrder | ProposalRejected
+    ) -> abci_pb2.ResponseProcessProposal:
+        if isinstance(checked, ProposalRejected):
+            log.warning("rejecting proposal at height %d: %s", height, checked)
             return abci_pb2.ResponseProcessProposal(status=_REJECT)
-        for index, raw in enumerate(order.user_txs):
+        for index, raw in enumerate(checked.user_txs):
             try:
                 self._decode(raw)
             except OptioError as exc:
                 log.warning("rejecting proposal at height %d: tx %d invalid: %s",
-                            req.height, index, exc.message)
+                            height, index, exc.message)
                 return abci_pb2.ResponseProcessProposal(status=_REJECT)
         return abci_pb2.ResponseProcessProposal(status=_ACCEPT)
 

@@ -77,7 +77,8 @@ def run_node(home: Path) -> None:
         app = OptioApp(store, check_invariants=config.check_invariants,
                        feeder=make_feeder(config.oracle, home=home),
                        precompute_vdf=config.vdf_precompute,
-                       vdf_deadline_s=config.vdf_deadline_ms / 1000)
+                       vdf_deadline_s=config.vdf_deadline_ms / 1000,
+                       offload_proposals=True)
         run(app, config.abci_address)
     finally:
         store.close()

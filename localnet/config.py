@@ -159,6 +159,10 @@ def app_toml(abci_port: int, db_path: str = "data/optio.db", log_level: str = "i
         "db_path": db_path,
         "log_level": log_level,
         "check_invariants": check_invariants,
+        # Validators of a localnet share this host's cores: every one evaluating the empty-set
+        # VDF fallback each block (docs/ordering.md) would spend them N times over for a guard
+        # against slow proposers; the proposer's own evaluation always runs to the end.
+        "vdf_precompute": False,
         **(overrides or {}),
     }
     lines = [f"{name} = {toml_value(value)}\n" for name, value in settings.items()]

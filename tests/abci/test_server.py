@@ -227,6 +227,76 @@ def test_four_connections_each_get_their_own_answers_in_order() -> None:
     _with_server(EchoingApp(), body)
 
 
+class SlowProposalApp(EchoingApp):
+    """PrepareProposal answers only when the test releases it (an awaitable response), as the
+    Optio app does while its VDF runs in a worker thread."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    def prepare_proposal(self, request: pb.RequestPrepareProposal) -> object:
+        self.calls.append("prepare_proposal")
+
+        async def answer() -> pb.ResponsePrepareProposal:
+            await self.release.wait()
+            return pb.ResponsePrepareProposal(txs=list(request.txs))
+
+        return answer()
+
+
+def test_an_awaitable_answer_lets_other_connections_proceed_and_keeps_its_own_order() -> None:
+    app = SlowProposalApp()
+
+    async def body(server: ABCIServer) -> None:
+        consensus, mempool = await _connect(server.address), await _connect(server.address)
+        prepare = pb.Request(prepare_proposal=pb.RequestPrepareProposal(txs=[b"a", b"b"]))
+        await consensus.send(_frame(prepare) + _flush() + _frame(pb.Request(info=pb.RequestInfo()))
+                             + _flush())
+        # While the proposal is pending, CheckTx on another connection is answered.
+        await mempool.send(_frame(pb.Request(check_tx=pb.RequestCheckTx(tx=b"\x05"))) + _flush())
+        (checked, _) = await mempool.receive(2)
+        assert checked.check_tx.code == 5
+        assert app.calls == ["prepare_proposal", "check_tx"]  # info waits behind the proposal
+        app.release.set()
+        answers = await consensus.receive(4)
+        assert [a.WhichOneof("value") for a in answers] == [
+            "prepare_proposal", "flush", "info", "flush"]
+        assert list(answers[0].prepare_proposal.txs) == [b"a", b"b"]
+        await consensus.aclose()
+        await mempool.aclose()
+
+    _with_server(app, body)
+
+
+def test_requests_buffered_behind_a_flush_are_answered_in_the_same_write() -> None:
+    async def body(server: ABCIServer) -> None:
+        client = await _connect(server.address)
+        pairs = b"".join(
+            _frame(pb.Request(check_tx=pb.RequestCheckTx(tx=bytes([i])))) + _flush()
+            for i in range(20)
+        )
+        await client.send(pairs)
+        flush_answer = encode_frame(pb.Response(flush=pb.ResponseFlush()).SerializeToString())
+        expected = b"".join(_answer_frame(i) + flush_answer for i in range(20))
+        chunks = []
+        while sum(map(len, chunks)) < len(expected):
+            chunk = await client.reader.read(65536)
+            assert chunk
+            chunks.append(chunk)
+        assert b"".join(chunks) == expected
+        # One write by the server for all 20 answers (a loopback read then gets it whole).
+        assert len(chunks) == 1
+        await client.aclose()
+
+    _with_server(EchoingApp(), body)
+
+
+def _answer_frame(code: int) -> bytes:
+    return encode_frame(pb.Response(check_tx=pb.ResponseCheckTx(
+        code=code, log=bytes([code]).hex())).SerializeToString())
+
+
 @pytest.mark.parametrize(
     "garbage",
     [

@@ -55,10 +55,10 @@ def test_set_toml_values_refuses_a_missing_key() -> None:
         set_toml_values(SAMPLE, {"rpc": {"grpc_laddr": ""}})
 
 
-def test_app_toml_is_valid_toml_with_the_abci_port_and_invariant_checks_on() -> None:
+def test_app_toml_is_valid_toml_with_the_abci_port_invariant_checks_on_and_no_vdf_precompute() -> None:
     assert tomllib.loads(app_toml(36658)) == {
         "abci_address": "tcp://127.0.0.1:36658", "db_path": "data/optio.db", "log_level": "info",
-        "check_invariants": True}
+        "check_invariants": True, "vdf_precompute": False}
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,8 @@ extensions and signatures, and the VDF order (STYLE §9: drive the real state ma
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import logging
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from chain.address import address_from_public_key
 from chain.app import OptioApp
 from chain.oracle.canonical import vote_extension_sign_bytes
 from chain.oracle.extension import Observation, encode_extension
+from chain import ordering
 from chain.oracle.tx import build_oracle_tx, decode_oracle_tx
 from chain.ordering import (
     VdfOutput,
@@ -84,6 +87,11 @@ def last_commit(ext: abci_pb2.ExtendedCommitInfo) -> abci_pb2.CommitInfo:
         abci_pb2.VoteInfo(validator=v.validator, block_id_flag=v.block_id_flag) for v in ext.votes])
 
 
+def _answer(response: Any) -> Any:
+    """The response itself, or what it resolves to when the app offloads (an awaitable)."""
+    return asyncio.run(response) if inspect.isawaitable(response) else response
+
+
 class Chain:
     """One app at height 1 committed, about to see proposals for height 2."""
 
@@ -103,14 +111,14 @@ class Chain:
 
     def prepare(self, height: int, txs: list[bytes],
                 commit: abci_pb2.ExtendedCommitInfo | None = None) -> list[bytes]:
-        return list(self.app.prepare_proposal(abci_pb2.RequestPrepareProposal(
+        return list(_answer(self.app.prepare_proposal(abci_pb2.RequestPrepareProposal(
             height=height, max_tx_bytes=1 << 20, txs=txs,
-            local_last_commit=commit or abci_pb2.ExtendedCommitInfo())).txs)
+            local_last_commit=commit or abci_pb2.ExtendedCommitInfo()))).txs)
 
     def process(self, height: int, txs: list[bytes],
                 commit: abci_pb2.CommitInfo | None = None) -> int:
-        return self.app.process_proposal(abci_pb2.RequestProcessProposal(
-            height=height, txs=txs, proposed_last_commit=commit)).status
+        return _answer(self.app.process_proposal(abci_pb2.RequestProcessProposal(
+            height=height, txs=txs, proposed_last_commit=commit))).status
 
     def finalize(self, height: int, txs: list[bytes], seconds: int) -> abci_pb2.ResponseFinalizeBlock:
         return self.app.finalize_block(abci_pb2.RequestFinalizeBlock(
@@ -145,6 +153,46 @@ def test_an_honest_block_has_the_layout_and_is_accepted(
     assert [r.code for r in result.tx_results] == [0] * len(txs)
     btc = get_price(chain.app._pending, "BTC")  # type: ignore[arg-type]
     assert btc is not None and btc.price_ticks == 100_000_000_000 and btc.height == 2
+
+
+def test_the_proposer_accepts_its_own_block_without_verifying_it_again_and_a_peer_verifies_it(
+    tmp_path: Path, chain: Chain, honest: tuple[list[bytes], abci_pb2.CommitInfo],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    txs, commit = honest
+    peer = Chain(tmp_path / "peer")
+    try:
+        verified: list[int] = []
+        real = ordering.verify
+        monkeypatch.setattr(ordering, "verify", lambda *a: verified.append(1) or real(*a))
+        assert chain.process(2, txs, commit) == ACCEPT
+        assert verified == []
+        assert peer.process(2, txs, commit) == ACCEPT
+        assert verified == [1]
+        # The shortcut is for the exact block proposed: any other block is checked in full.
+        assert chain.process(2, [txs[0], txs[1], *reversed(txs[2:])], commit) == REJECT
+    finally:
+        peer.store.close()
+
+
+def test_offloaded_proposal_calls_return_awaitables_with_the_synchronous_answers(
+    tmp_path: Path, chain: Chain, honest: tuple[list[bytes], abci_pb2.CommitInfo],
+) -> None:
+    txs, commit = honest
+    node = Chain(tmp_path / "offloaded", offload_proposals=True)
+    try:
+        prepared = node.app.prepare_proposal(abci_pb2.RequestPrepareProposal(
+            height=2, max_tx_bytes=1 << 20, txs=USER_TXS, local_last_commit=extended_commit(1)))
+        assert inspect.isawaitable(prepared)
+        assert list(asyncio.run(prepared).txs) == txs
+        node.app._own_proposal = None  # judge the blocks as a peer would
+        for block, status in ((txs, ACCEPT), ([txs[0], txs[1], *reversed(txs[2:])], REJECT)):
+            answer = node.app.process_proposal(
+                abci_pb2.RequestProcessProposal(height=2, txs=block, proposed_last_commit=commit))
+            assert inspect.isawaitable(answer)
+            assert asyncio.run(answer).status == status
+    finally:
+        node.store.close()
 
 
 def test_the_wild_validator_cannot_move_the_median(
