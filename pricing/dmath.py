@@ -444,9 +444,10 @@ def norm_cdf_and_pdf(x: float) -> tuple[float, float]:
 
 # Array kernels for hot loops that price many options at once (portfolio revaluation).
 # Each is bit-identical, element by element, to its scalar counterpart above, but written
-# without data-dependent branches in its main loop so that LLVM vectorizes it (with AVX-512
-# gathers for the table lookups). Vector lanes execute the same correctly rounded IEEE
-# operations as scalar code, so the bits do not depend on the vector width.
+# without data-dependent branches in its main loops so that LLVM vectorizes them (one gather
+# per vector for the Gaussian table; the tails sort their arguments by piece instead of
+# gathering coefficients). Vector lanes execute the same correctly rounded IEEE operations as
+# scalar code, so the bits do not depend on the vector width.
 
 _BELOW_CUTOFF = float(np.nextafter(_GAUSS_CUTOFF, 0.0))
 
