@@ -4,8 +4,10 @@ localnet (signed `MsgSend` transactions), on the same node count, in the same ru
 For each node count (1 and 4 by default) the benchmark starts a fresh network, lets it produce
 a few blocks, then keeps a bounded number of transactions in flight (sent but not yet seen in a
 block), submitting them round-robin to every node's RPC as JSON-RPC batches of
-`broadcast_tx_sync`. A poller reads each new block from node0 and stamps every tx in it with the
-time the block became visible. Reported per system:
+`broadcast_tx_async` (`--method sync`: `broadcast_tx_sync`, where each request also waits for
+its CheckTx; bench/README.md says why async is the default). Every tx of the load is valid, so
+none is dropped by CheckTx unseen. A poller reads each new block from node0 and stamps every tx
+in it with the time the block became visible. Reported per system:
 
 - committed tx/s: transactions in blocks that became visible during the measured window,
   divided by the window (a warm-up at the start is excluded);
@@ -14,7 +16,7 @@ time the block became visible. Reported per system:
 kvstore transactions are padded to the size of an Optio transfer so both carry the same bytes.
 The last line printed is one JSON object (documented in bench/README.md).
 
-    .venv/bin/python bench/throughput.py [--quick] [--nodes 1,4] [--seconds S]
+    .venv/bin/python bench/throughput.py [--quick] [--nodes 1,4] [--seconds S] [--method async|sync]
 """
 
 from __future__ import annotations
