@@ -391,8 +391,10 @@ def test_double_signer_is_slashed_tombstoned_and_removed_while_the_chain_goes_on
     assert drill["validator_address"].upper() == victim
     included, infraction = int(drill["block_height"]), int(drill["infraction_height"])
     assert infraction < included
-    for node in net.nodes:  # every node has the evidence in that block
-        block = net.rpc(node).block(included)["block"]
+    for node in net.nodes:  # every node has the evidence in that block (once it has the block)
+        rpc = net.rpc(node)
+        rpc.wait_for_height(included, 60)
+        block = rpc.block(included)["block"]
         assert block["evidence"]["evidence"], f"{node.name} sees no evidence"
     power = active_set(net, infraction)[victim]
     burnt = slash_amount(power, PARAMS["slash_fraction_double_sign_ppm"])
