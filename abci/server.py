@@ -8,7 +8,10 @@ connections are serialized (the app never sees two calls at once) and each conne
 are produced strictly in request order. A method may instead return an awaitable of its
 response: the connection then waits for it before reading its next request, while the other
 connections are served meanwhile. That is for slow work the app hands to another thread and
-that no concurrent call can disturb (the VDF of a proposal must not stall CheckTx). Answers
+that no concurrent call can disturb (the VDF of a proposal must not stall CheckTx). An app may
+also define `check_tx_batch(requests) -> responses` (or an awaitable of them): every run of
+CheckTx requests already buffered together (Flushes between them included) then goes to it
+in one call, so that the app can verify their signatures in parallel. Answers
 are buffered and written when CometBFT sends `Flush`; when more requests are already buffered
 behind the Flush (CometBFT flushes after almost every request under load), they are answered
 first and everything goes out in one write.
@@ -28,9 +31,9 @@ import os
 import signal
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final, NoReturn
+from typing import Any, Final, NoReturn
 
 from google.protobuf.message import DecodeError, Message
 
@@ -149,6 +152,10 @@ class ABCIServer:
         self._address = parse_address(address)
         self._max_frame_bytes = max_frame_bytes
         self._routes = _build_routes(app)
+        self._check_tx_batch: Callable[[list[Message]], object] | None = getattr(
+            app, "check_tx_batch", None)
+        if self._check_tx_batch is not None and not callable(self._check_tx_batch):
+            raise TypeError("app.check_tx_batch is not callable")
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self._stopped: asyncio.Event | None = None
@@ -238,8 +245,6 @@ class ABCIServer:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: object
     ) -> None:
         decoder = FrameDecoder(self._max_frame_bytes)
-        routes = self._routes
-        from_string = abci_pb2.Request.FromString
         pending: list[bytes] = []
         pending_bytes = 0
         flush_due = False
@@ -257,51 +262,110 @@ class ABCIServer:
             if not data:
                 return
             decoder.feed(data)
-            while True:
-                try:
-                    frame = decoder.next_frame()
-                    if frame is None:
-                        break
-                    request = from_string(frame)
-                except (FrameError, DecodeError) as exc:
-                    log.error("closing ABCI connection from %s: garbled frame: %s", peer, exc)
-                    return
+            requests, garbled = self._decode_requests(decoder, peer)
+            index = 0
+            while index < len(requests):
                 if self._failure is not None:
                     # The app already failed on another connection: it must not be called again.
                     return
-                name = request.WhichOneof(_ONEOF)
-                if name is None:
-                    log.error("closing ABCI connection from %s: request with no kind set", peer)
+                end = self._run_end(requests, index)
+                run = requests[index:end]
+                index = end
+                try:
+                    answers = self._answer(run)
+                    if inspect.isawaitable(answers):
+                        if flush_due:
+                            # Answers already flushed must not wait for slow work.
+                            await write_pending()
+                        answers = await answers
+                except Exception as exc:  # any app error is a bug that stops the node
+                    await self._fail(exc, run[0][0], pending, writer)
                     return
-                if name == "flush":
-                    pending.append(_FLUSH_FRAME)
-                    flush_due = True
-                    continue
-                if name == "echo":
-                    body = abci_pb2.ResponseEcho(message=request.echo.message).SerializeToString()
-                    answer = _wrap(_ECHO_PREFIX, body)
-                else:
-                    route = routes[name]
-                    if route.method is None:
-                        answer = route.default_frame
-                    else:
-                        try:
-                            response = route.method(getattr(request, name))
-                            if inspect.isawaitable(response):
-                                if flush_due:
-                                    # Answers already flushed must not wait for slow work.
-                                    await write_pending()
-                                response = await response
-                            answer = self._frame(route, name, response)
-                        except Exception as exc:  # any app error is a bug that stops the node
-                            await self._fail(exc, name, pending, writer)
-                            return
-                pending.append(answer)
-                pending_bytes += len(answer)
+                pending.extend(answers)
+                pending_bytes += sum(len(a) for a in answers)
+                flush_due = flush_due or any(name == "flush" for name, _ in run)
                 if pending_bytes >= _EARLY_WRITE_BYTES:
                     await write_pending()
             if flush_due:
                 await write_pending()
+            if garbled:
+                return
+
+    def _decode_requests(
+        self, decoder: FrameDecoder, peer: object
+    ) -> tuple[list[tuple[str, Message]], bool]:
+        """Every complete request buffered, as (kind, request), and whether a garbled frame
+        followed them (the connection is then closed once they are answered)."""
+        requests: list[tuple[str, Message]] = []
+        from_string = abci_pb2.Request.FromString
+        while True:
+            try:
+                frame = decoder.next_frame()
+                if frame is None:
+                    return requests, False
+                request = from_string(frame)
+            except (FrameError, DecodeError) as exc:
+                log.error("closing ABCI connection from %s: garbled frame: %s", peer, exc)
+                return requests, True
+            name = request.WhichOneof(_ONEOF)
+            if name is None:
+                log.error("closing ABCI connection from %s: request with no kind set", peer)
+                return requests, True
+            requests.append((name, request))
+
+    def _run_end(self, requests: list[tuple[str, Message]], start: int) -> int:
+        """End of the requests answered together from `start`: one request, or, for an app
+        with `check_tx_batch`, the run of CheckTx (with the Flushes between them)."""
+        if requests[start][0] != "check_tx" or self._check_tx_batch is None:
+            return start + 1
+        end = start + 1
+        for index in range(end, len(requests)):
+            name = requests[index][0]
+            if name == "check_tx":
+                end = index + 1
+            elif name != "flush":
+                break
+        return end
+
+    def _answer(
+        self, run: list[tuple[str, Message]]
+    ) -> list[bytes] | Awaitable[list[bytes]]:
+        """The frames answering `run` (see `_run_end`), or an awaitable of them."""
+        name, request = run[0]
+        if name == "flush":
+            return [_FLUSH_FRAME]
+        if name == "echo":
+            body = abci_pb2.ResponseEcho(message=request.echo.message).SerializeToString()
+            return [_wrap(_ECHO_PREFIX, body)]
+        route = self._routes[name]
+        if route.method is None:
+            return [route.default_frame]
+        if name == "check_tx" and self._check_tx_batch is not None:
+            responses = self._check_tx_batch([r.check_tx for n, r in run if n == "check_tx"])
+            if inspect.isawaitable(responses):
+                return self._awaited(responses, lambda rs: self._batch_frames(route, run, rs))
+            return self._batch_frames(route, run, responses)
+        response = route.method(getattr(request, name))
+        if inspect.isawaitable(response):
+            return self._awaited(response, lambda r: [self._frame(route, name, r)])
+        return [self._frame(route, name, response)]
+
+    @staticmethod
+    async def _awaited(
+        awaitable: Awaitable[Any], frames: Callable[[Any], list[bytes]]
+    ) -> list[bytes]:
+        return frames(await awaitable)
+
+    def _batch_frames(
+        self, route: _Route, run: list[tuple[str, Message]], responses: object
+    ) -> list[bytes]:
+        """Each CheckTx response of a run framed, with the run's Flushes in place."""
+        if not isinstance(responses, list) or len(responses) != sum(
+                name == "check_tx" for name, _ in run):
+            raise TypeError("app.check_tx_batch must return a list of one response per request")
+        answers = iter(responses)
+        return [_FLUSH_FRAME if name == "flush" else self._frame(route, "check_tx", next(answers))
+                for name, _ in run]
 
     @staticmethod
     def _frame(route: _Route, name: str, response: object) -> bytes:

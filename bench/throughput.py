@@ -44,11 +44,19 @@ from urllib.parse import urlparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chain.tx import build_send_tx  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+
+from chain.address import address_from_public_key  # noqa: E402
+from chain.rpc import RPCClient  # noqa: E402
+from chain.tx import build_msgs_tx, build_send_msg, build_send_tx, public_key_bytes  # noqa: E402
 from localnet.config import NodePorts, cometbft_settings, node_id, peers_string, set_toml_values  # noqa: E402
 from localnet.manager import Localnet, cometbft_binary, free_base_port  # noqa: E402
 
 BATCH = 100
+# Funding of the Optio load's senders: one multi-send tx per this many accounts (the default
+# max_msgs_per_tx), each account getting enough uusd for every transfer it may send.
+MSGS_PER_FUNDING_TX = 32
+SENDER_FUNDS = 10**9
 WARMUP_S = 2.0
 # CometBFT caps JSON-RPC batches at 10 requests by default; both systems get the same raise.
 RPC_SETTINGS: dict[str, dict[str, str | int | bool]] = {"rpc": {"max_request_batch_size": BATCH}}
@@ -68,6 +76,8 @@ class Measurement:
     p50_ms: float
     p99_ms: float
     blocks: int
+    failed: int
+    """Refused by CheckTx (seen only with broadcast_tx_sync) or failed in their block."""
 
 
 class _Rpc:
@@ -100,7 +110,10 @@ class Load:
         self._next = 0
         self.sent_at: dict[bytes, float] = {}
         self.committed_at: dict[bytes, float] = {}
+        self.blocks: list[tuple[int, float, list[bytes]]] = []
+        self.succeeded: set[bytes] = set()
         self.block_times: list[tuple[float, int]] = []
+        self.failed_in_blocks = 0
         self.rejected = 0
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -151,22 +164,43 @@ class Load:
                 rpc.close()
 
     def _poll(self, start_height: int) -> None:
+        """Read every block from node0 as soon as it exists: its txs leave the window then."""
         rpc = _Rpc(self.urls[0])
         height = start_height + 1
         try:
             while not self._stop.is_set():
-                answer = rpc.call({"jsonrpc": "2.0", "id": 0, "method": "block",
-                                   "params": {"height": str(height)}})
-                if "error" in answer:
+                block = _fetch(rpc, "block", height)
+                if block is None:
                     time.sleep(0.01)
                     continue
                 seen = time.monotonic()
-                txs = answer["result"]["block"]["data"]["txs"] or []
+                txs = [hashlib.sha256(base64.b64decode(tx)).digest()
+                       for tx in block["block"]["data"]["txs"] or []]
                 with self._lock:
                     for tx in txs:
-                        self.committed_at[hashlib.sha256(base64.b64decode(tx)).digest()] = seen
-                    self.block_times.append((seen, len(txs)))
+                        self.committed_at[tx] = seen
+                    self.blocks.append((height, seen, txs))
                 height += 1
+        finally:
+            rpc.close()
+
+    def _settle(self) -> None:
+        """After the run, read each seen block's results: a tx counts as committed only if it
+        succeeded (read afterwards so that the window is never held up by it)."""
+        rpc = _Rpc(self.urls[0])
+        try:
+            for height, seen, txs in self.blocks:
+                deadline = time.monotonic() + 30
+                while (results := _fetch(rpc, "block_results", height)) is None:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"no results for block {height}")
+                    time.sleep(0.05)
+                codes = [r.get("code", 0) for r in results["txs_results"] or []]
+                ok = [tx for tx, code in zip(txs, codes, strict=True)
+                      if code == 0 and tx in self.sent_at]
+                self.succeeded.update(ok)
+                self.failed_in_blocks += sum(code != 0 for code in codes)
+                self.block_times.append((seen, len(ok)))
         finally:
             rpc.close()
 
@@ -182,20 +216,29 @@ class Load:
         for sender in senders:
             sender.join()
         poller.join()
+        self._settle()
 
     def measure(self, system: str, nodes: int, started: float, seconds: float) -> Measurement:
         begin, end = started + WARMUP_S, started + seconds
         in_window = sum(n for t, n in self.block_times if begin <= t <= end)
         latencies = sorted(
             (self.committed_at[h] - sent) * 1000
-            for h, sent in self.sent_at.items() if h in self.committed_at
+            for h, sent in self.sent_at.items() if h in self.succeeded
         )
         return Measurement(
             system=system, nodes=nodes, submitted=len(self.sent_at),
             committed=len(latencies), tps=in_window / (end - begin),
             p50_ms=_percentile(latencies, 50), p99_ms=_percentile(latencies, 99),
-            blocks=len(self.block_times),
+            blocks=len(self.block_times), failed=self.rejected + self.failed_in_blocks,
         )
+
+
+def _fetch(rpc: _Rpc, method: str, height: int) -> dict | None:
+    """The result of `method` at `height`, or None while the node does not have it yet."""
+    answer = rpc.call({"jsonrpc": "2.0", "id": 0, "method": method,
+                       "params": {"height": str(height)}})
+    assert isinstance(answer, dict)
+    return None if "error" in answer else answer["result"]
 
 
 def _percentile(values: list[float], pct: int) -> float:
@@ -283,9 +326,34 @@ def optio_network(home: Path, nodes: int, base_port: int) -> Iterator[Localnet]:
 # --- transactions ------------------------------------------------------------------------
 
 
-def optio_txs(net: Localnet, count: int) -> list[bytes]:
-    """`count` signed transfers spread over every funded key, nonces 1, 2, … per key."""
-    keys = [net.keyring.private_key(k.name) for k in net.demo_keys()]
+def fund_senders(net: Localnet, count: int) -> list[bytes]:
+    """Seeds of `count` fresh accounts, each funded with `SENDER_FUNDS` uusd by the demo keys
+    (multi-send txs, committed before this returns)."""
+    seeds = [hashlib.sha256(b"optio-bench-sender-%d" % i).digest() for i in range(count)]
+    addresses = [address_from_public_key(public_key_bytes(seed)) for seed in seeds]
+    funders = [(net.keyring.private_key(k.name), k.address) for k in net.demo_keys()]
+    rpc = RPCClient(net.nodes[0].rpc_url)
+    hashes = []
+    for index, start in enumerate(range(0, count, MSGS_PER_FUNDING_TX)):
+        key, funder = funders[index % len(funders)]
+        messages = [build_send_msg(funder, to, SENDER_FUNDS, "uusd")
+                    for to in addresses[start:start + MSGS_PER_FUNDING_TX]]
+        tx = build_msgs_tx(key, messages, chain_id=net.chain_id,
+                           nonce=index // len(funders) + 1, fee=100)
+        answer = rpc.broadcast_tx_sync(tx)
+        if answer.code != 0:
+            raise RuntimeError(f"funding tx refused: {answer.code} {answer.log}")
+        hashes.append(answer.hash)
+    for tx_hash in hashes:
+        if rpc.wait_for_tx(tx_hash, timeout=60).code != 0:
+            raise RuntimeError(f"funding tx {tx_hash} failed in its block")
+    return seeds
+
+
+def optio_txs(net: Localnet, seeds: list[bytes], count: int) -> list[bytes]:
+    """`count` signed transfers, round-robin over the funded senders (nonces 1, 2, … each), so
+    that every sender has only a few txs in flight, as many traders would."""
+    keys = [Ed25519PrivateKey.from_private_bytes(seed) for seed in seeds]
     sink = net.demo_keys()[0].address
     return [
         build_send_tx(keys[i % len(keys)], chain_id=net.chain_id, nonce=i // len(keys) + 1,
@@ -303,11 +371,11 @@ def kvstore_txs(count: int, size: int) -> list[bytes]:
 
 
 def run_pair(nodes: int, seconds: float, window: int, senders: int, method: str, rate_cap: int,
-             workdir: Path) -> tuple[Measurement, Measurement]:
+             accounts: int, workdir: Path) -> tuple[Measurement, Measurement]:
     """Measure Optio then kvstore with `nodes` validators each."""
     count = int(seconds * rate_cap)
     with optio_network(workdir / f"optio{nodes}", nodes, free_base_port(nodes)) as net:
-        txs = optio_txs(net, count)
+        txs = optio_txs(net, fund_senders(net, accounts), count)
         urls = [n.rpc_url for n in net.nodes]
         start = _wait_height(urls[0], 3)
         load = Load(urls, txs, window, senders, method)
@@ -331,6 +399,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="load duration per system")
     parser.add_argument("--window", type=int, default=4000, help="max txs in flight")
     parser.add_argument("--senders", type=int, default=8, help="concurrent RPC senders")
+    parser.add_argument("--accounts", type=int, default=2000,
+                        help="funded Optio accounts the transfers are spread over")
     parser.add_argument("--method", choices=("async", "sync"), default="async",
                         help="broadcast_tx_async (default, as CometBFT's tm-load-test) or _sync")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -346,11 +416,12 @@ def main() -> None:
               "excluded", flush=True)
         for nodes in (int(n) for n in args.nodes.split(",")):
             optio, kv = run_pair(nodes, seconds, args.window, args.senders, args.method, rate_cap,
-                                 workdir)
+                                 args.accounts, workdir)
             for m in (kv, optio):
                 print(f"{m.system:8s} nodes={m.nodes}  committed {m.tps:8.1f} tx/s  "
                       f"p50 {m.p50_ms:7.1f} ms  p99 {m.p99_ms:7.1f} ms  "
-                      f"({m.committed}/{m.submitted} txs in {m.blocks} blocks)", flush=True)
+                      f"({m.committed}/{m.submitted} txs in {m.blocks} blocks, {m.failed} failed)",
+                      flush=True)
             ratio = optio.tps / kv.tps if kv.tps else float("nan")
             print(f"ratio optio/kvstore at {nodes} node(s): {ratio:.2f}", flush=True)
             figures.update({

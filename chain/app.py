@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
@@ -54,7 +55,7 @@ from chain.oracle.proposal import (
 from chain.ordering import BlockOrder, ProveJob, compute_seed, is_injected_tx
 from chain.query import answer_query
 from chain.staking_block import process_staking_begin_block
-from chain.tx import SignedTx, decode_tx
+from chain.tx import SignedTx, decode_tx, signature_claim
 from genesis.process import process_genesis
 from genesis.schema import AppGenesis
 from state.accounts import is_supply_conserved, process_tx
@@ -96,6 +97,10 @@ _DECODE_CACHE_SIZE: Final[int] = 50_000
 # block goes out with the precomputed empty-set evaluation and no user txs (docs/ordering.md).
 # Proposer policy, not consensus: set per node with `vdf_deadline_ms` in app.toml.
 DEFAULT_VDF_DEADLINE_S: Final[float] = 1.0
+# A CheckTx batch with fewer unseen txs than this is verified inline: a thread hand-off costs
+# about as much as a few verifications. Larger batches are split over this many threads.
+_MIN_SIGNATURE_BATCH: Final[int] = 8
+_VERIFY_THREADS: Final[int] = max(1, min(4, os.cpu_count() or 1))
 
 
 def _check_or_rejection(ctx: ProposalContext, txs: Sequence[bytes],
@@ -114,13 +119,14 @@ class OptioApp:
     def __init__(self, store: Store, *, check_invariants: bool = False,
                  feeder: Feeder | None = None, precompute_vdf: bool = False,
                  vdf_deadline_s: float = DEFAULT_VDF_DEADLINE_S,
-                 offload_proposals: bool = False) -> None:
-        """`offload_proposals`: PrepareProposal and ProcessProposal hand their VDF work to a
-        worker thread and return an awaitable, so that an asyncio ABCI server keeps serving
-        CheckTx and queries meanwhile (the VDF and its verification release the GIL). Off,
-        they answer synchronously, as in-process drivers expect."""
+                 offload: bool = False) -> None:
+        """`offload`: work that runs without the GIL goes to worker threads and the method
+        returns an awaitable, so that an asyncio ABCI server serves the other connections
+        meanwhile: the VDF of PrepareProposal and its verification in ProcessProposal, and
+        the signatures of a CheckTx batch (`check_tx_batch`). Off, every method answers
+        synchronously, as in-process drivers expect."""
         self._store = store
-        self._offload_proposals = offload_proposals
+        self._offload = offload
         # (height, txs) of this node's last PrepareProposal answer: ProcessProposal of that
         # exact block on this node need not verify what it computed itself.
         self._own_proposal: tuple[int, tuple[bytes, ...]] | None = None
@@ -171,10 +177,34 @@ class OptioApp:
     # --- mempool ----------------------------------------------------------------------
 
     def check_tx(self, req: abci_pb2.RequestCheckTx) -> abci_pb2.ResponseCheckTx:
+        return self._check_tx(req.tx)
+
+    def check_tx_batch(
+        self, reqs: Sequence[abci_pb2.RequestCheckTx]
+    ) -> list[abci_pb2.ResponseCheckTx] | Awaitable[list[abci_pb2.ResponseCheckTx]]:
+        """CheckTx of requests that arrived together (abci/server.py), answered in order.
+
+        With `offload`, the signatures of the txs not decoded before are first verified by
+        worker threads in compiled code that holds no GIL (chain/ed25519_batch.py) while the
+        event loop serves the other connections (FinalizeBlock, typically); then every tx is
+        checked in order exactly as by `check_tx`, with its verdict."""
+        unseen = list(dict.fromkeys(r.tx for r in reqs if r.tx not in self._decoded))
+        if not self._offload or len(unseen) < _MIN_SIGNATURE_BATCH:
+            return [self._check_tx(r.tx) for r in reqs]
+        return self._check_after_verifying(reqs, unseen)
+
+    async def _check_after_verifying(
+        self, reqs: Sequence[abci_pb2.RequestCheckTx], unseen: list[bytes]
+    ) -> list[abci_pb2.ResponseCheckTx]:
+        verdicts = dict(zip(unseen, await _verify_in_threads(unseen)))
+        return [self._check_tx(r.tx, verdicts.get(r.tx)) for r in reqs]
+
+    def _check_tx(self, raw: bytes,
+                  signature_valid: bool | None = None) -> abci_pb2.ResponseCheckTx:
         try:
-            if is_injected_tx(req.tx):
+            if is_injected_tx(raw):
                 raise InjectedTxNotAllowed()
-            tx = self._decode(req.tx)
+            tx = self._decode(raw, signature_valid)
             with self._check.transaction():
                 process_tx(self._check, tx, height=self._store.last_height + 1,
                            params=self._params)
@@ -230,7 +260,7 @@ class OptioApp:
             size += len(raw)
         build = partial(build_proposal, ctx, oracle, chosen, deadline_s=self._vdf_deadline_s,
                         empty_job=self._empty_job)
-        if self._offload_proposals:
+        if self._offload:
             return self._prepare_offloaded(req.height, build)
         return self._proposed(req.height, build())
 
@@ -254,7 +284,7 @@ class OptioApp:
             return abci_pb2.ResponseProcessProposal(status=_ACCEPT)
         ctx = self._proposal_context(req.height, self._store.working())
         check = partial(_check_or_rejection, ctx, req.txs, req.proposed_last_commit)
-        if self._offload_proposals:
+        if self._offload:
             return self._process_offloaded(req.height, check)
         return self._proposal_verdict(req.height, check())
 
@@ -361,7 +391,8 @@ class OptioApp:
         self._params = get_params(ws)
         self._oracle_params = get_oracle_params(ws)
 
-    def _decode(self, raw: bytes) -> SignedTx:
+    def _decode(self, raw: bytes, signature_valid: bool | None = None) -> SignedTx:
+        """`decode_tx` under the chain's params, cached; `signature_valid` as there."""
         cached = self._decoded.get(raw)
         if cached is not None:
             return cached
@@ -374,6 +405,7 @@ class OptioApp:
             params.max_tx_bytes,
             max_memo_bytes=params.max_memo_bytes,
             max_msgs_per_tx=params.max_msgs_per_tx,
+            signature_valid=signature_valid,
         )
         self._decoded[raw] = tx
         if len(self._decoded) > _DECODE_CACHE_SIZE:
@@ -439,6 +471,21 @@ class OptioApp:
         except OptioError as exc:
             return abci_pb2.ExecTxResult(code=exc.code, log=exc.message, codespace=exc.codespace)
         return abci_pb2.ExecTxResult(code=0, events=[_abci_event(e) for e in receipt.events])
+
+
+async def _verify_in_threads(raws: list[bytes]) -> list[bool | None]:
+    """The signature verdict of each raw tx (None: not even a `Tx`), verified in worker
+    threads, one share of the batch per core."""
+    from chain.ed25519_batch import verify_signatures  # loads Numba: nodes only
+
+    claims = [signature_claim(raw) for raw in raws]
+    items = [claim for claim in claims if claim is not None]
+    parts = max(1, min(_VERIFY_THREADS, len(items) // _MIN_SIGNATURE_BATCH))
+    size = -(-len(items) // parts)
+    shares = await asyncio.gather(*(asyncio.to_thread(verify_signatures, items[i:i + size])
+                                    for i in range(0, len(items), size)))
+    verdicts = iter([v for share in shares for v in share])
+    return [None if claim is None else next(verdicts) for claim in claims]
 
 
 def _validator_of(update: abci_pb2.ValidatorUpdate) -> Validator:

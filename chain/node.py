@@ -78,7 +78,7 @@ def run_node(home: Path) -> None:
                        feeder=make_feeder(config.oracle, home=home),
                        precompute_vdf=config.vdf_precompute,
                        vdf_deadline_s=config.vdf_deadline_ms / 1000,
-                       offload_proposals=True)
+                       offload=True)
         run(app, config.abci_address)
     finally:
         store.close()

@@ -305,6 +305,7 @@ def decode_tx(
     *,
     max_memo_bytes: int = DEFAULT_PARAMS.max_memo_bytes,
     max_msgs_per_tx: int = DEFAULT_PARAMS.max_msgs_per_tx,
+    signature_valid: bool | None = None,
 ) -> SignedTx:
     """Decode raw tx bytes and run every check that needs no state.
 
@@ -313,7 +314,9 @@ def decode_tx(
     then each message (known type, addresses, signer = sender, denom, amount).
     The signature is checked before the messages so that a forged tx costs one
     verification and no more. Pass the chain's `Params` limits for memo/message
-    count (the defaults are the default params).
+    count (the defaults are the default params). `signature_valid` is the verdict of an
+    earlier batch verification of `signature_claim(raw)` (chain/ed25519_batch.py); None
+    verifies here.
     """
     if len(raw) > max_tx_bytes:
         raise TxTooLarge(len(raw), max_tx_bytes)
@@ -326,7 +329,10 @@ def decode_tx(
     if not is_valid_public_key(tx.pub_key):
         raise InvalidPublicKey("not a usable ed25519 curve point (invalid or small-order key)")
     signer_id = account_id_from_public_key(tx.pub_key)
-    _verify_signature(tx.pub_key, tx.signature, tx.body, format_address(signer_id))
+    if signature_valid is None:
+        signature_valid = verify_signature(tx.pub_key, tx.signature, sign_bytes(tx.body))
+    if len(tx.signature) != SIGNATURE_BYTES or not signature_valid:
+        raise InvalidSignature(format_address(signer_id))
     if body.nonce == 0:
         raise InvalidNonce(body.nonce)
     memo_size = len(body.memo.encode())
@@ -366,11 +372,15 @@ def decode_tx(
     )
 
 
-def _verify_signature(public_key: bytes, signature: bytes, body: bytes, signer: str) -> None:
-    if len(signature) != SIGNATURE_BYTES or not verify_signature(
-        public_key, signature, sign_bytes(body)
-    ):
-        raise InvalidSignature(signer)
+def signature_claim(raw: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """(public key, signature, signed bytes) whose verification `decode_tx` requires of this
+    tx, for verifying many at once; None if the bytes are no `Tx` (decode_tx then fails before
+    it looks at the signature)."""
+    try:
+        tx = tx_pb2.Tx.FromString(raw)
+    except DecodeError:
+        return None
+    return tx.pub_key, tx.signature, sign_bytes(tx.body)
 
 
 # --- building (wallet side) ------------------------------------------------------------

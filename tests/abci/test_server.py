@@ -292,6 +292,74 @@ def test_requests_buffered_behind_a_flush_are_answered_in_the_same_write() -> No
     _with_server(EchoingApp(), body)
 
 
+class BatchingApp(EchoingApp):
+    """Has `check_tx_batch`, which records the size of every batch; with `awaitable` it answers
+    through a coroutine, as the Optio app does when worker threads verify signatures."""
+
+    def __init__(self, *, awaitable: bool) -> None:
+        super().__init__()
+        self.awaitable = awaitable
+        self.batches: list[int] = []
+
+    def check_tx_batch(self, requests: list[pb.RequestCheckTx]) -> object:
+        self.batches.append(len(requests))
+        answers = [self.check_tx(r) for r in requests]
+        if not self.awaitable:
+            return answers
+
+        async def later() -> list[pb.ResponseCheckTx]:
+            await asyncio.sleep(0)
+            return answers
+
+        return later()
+
+
+@pytest.mark.parametrize("awaitable", [False, True])
+def test_check_tx_runs_buffered_together_go_to_check_tx_batch_with_flushes_kept_in_place(
+    awaitable: bool,
+) -> None:
+    """CheckTx requests read together, Flushes between them included, are one batch; any other
+    request ends the run. Every answer, flushes too, comes back in request order."""
+    app = BatchingApp(awaitable=awaitable)
+    check = [_frame(pb.Request(check_tx=pb.RequestCheckTx(tx=bytes([i])))) for i in range(7)]
+    info = _frame(pb.Request(info=pb.RequestInfo()))
+    stream = (check[0] + check[1] + _flush() + check[2] + _flush() + info + check[3] + _flush()
+              + check[4] + check[5] + check[6] + _flush())
+
+    async def body(server: ABCIServer) -> None:
+        client = await _connect(server.address)
+        await client.send(stream)
+        answers = await client.receive(12)
+        kinds = [a.WhichOneof("value") for a in answers]
+        assert kinds == ["check_tx", "check_tx", "flush", "check_tx", "flush", "info",
+                         "check_tx", "flush", "check_tx", "check_tx", "check_tx", "flush"]
+        assert [a.check_tx.code for a in answers if a.HasField("check_tx")] == list(range(7))
+        assert app.batches == [3, 4]
+        await client.aclose()
+
+    _with_server(app, body)
+
+
+def test_check_tx_batch_returning_the_wrong_count_is_an_app_failure() -> None:
+    class Short(EchoingApp):
+        def check_tx_batch(self, requests: list[pb.RequestCheckTx]) -> list[pb.ResponseCheckTx]:
+            return [self.check_tx(r) for r in requests[1:]]
+
+    async def main() -> None:
+        server = ABCIServer(Short(), "tcp://127.0.0.1:0")
+        await server.start()
+        client = await _connect(server.address)
+        await client.send(b"".join(
+            _frame(pb.Request(check_tx=pb.RequestCheckTx(tx=bytes([i])))) for i in range(3))
+            + _flush())
+        (answer,) = await client.receive(1)
+        assert "one response per request" in answer.exception.error
+        with pytest.raises(AppCrashed):
+            await asyncio.wait_for(server.serve(), TIMEOUT)
+
+    asyncio.run(main())
+
+
 def _answer_frame(code: int) -> bytes:
     return encode_frame(pb.Response(check_tx=pb.ResponseCheckTx(
         code=code, log=bytes([code]).hex())).SerializeToString())

@@ -4,6 +4,7 @@ safety of Commit/Info, and shadow nodes that must reach the same app hash (STYLE
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections.abc import Iterator
@@ -208,6 +209,34 @@ def test_checktx_sees_earlier_mempool_txs_and_resets_after_commit(nodes: list[No
     node.block(1, [])
     recheck = abci_pb2.RequestCheckTx(tx=tx, type=abci_pb2.RECHECK)
     assert node.app.check_tx(recheck).code == 0
+
+
+@pytest.mark.parametrize("offload", [False, True])
+def test_checktx_batch_answers_exactly_as_checktx_one_by_one(tmp_path: Path, offload: bool) -> None:
+    """A batch (as the ABCI server hands it) gets the answers, in order, and leaves the check
+    state that one CheckTx per tx would: with `offload` its signatures are verified first in
+    worker threads, then each tx is checked in order with its verdict."""
+    forged = bytearray(send(1, 1, 5))
+    forged[-1] ^= 1  # the last byte is in the signature
+    one_by_one, batched = Node(tmp_path / "a"), Node(tmp_path / "b")
+    batched.app = OptioApp(batched.store, check_invariants=True, offload=offload)
+    for node in (one_by_one, batched):
+        node.init_chain()
+    ordering = prepare(one_by_one, [], validate=False)[0]
+    txs = [send(0, n, 700) for n in range(1, 12)]
+    batch = [*txs[:10], bytes(forged), txs[3], b"\xffgarbage", ordering, send(0, 12, 10**15),
+             send(1, 1, 5), *txs[10:]]
+    expected = [one_by_one.app.check_tx(abci_pb2.RequestCheckTx(tx=tx)) for tx in batch]
+    answers = batched.app.check_tx_batch([abci_pb2.RequestCheckTx(tx=tx) for tx in batch])
+    if offload:
+        answers = asyncio.run(answers)
+    assert answers == expected
+    assert [a.code for a in answers].count(0) == 12
+    # malformed, bad signature, replayed nonce, insufficient funds, injected-only tx
+    assert {a.code for a in answers} - {0} == {2, 10, 31, 35, 80}
+    later = send(0, 13, 1)
+    assert (batched.app.check_tx(abci_pb2.RequestCheckTx(tx=later))
+            == one_by_one.app.check_tx(abci_pb2.RequestCheckTx(tx=later)))
 
 
 def test_balance_query_carries_a_proof_against_the_committed_app_hash(nodes: list[Node]) -> None:

@@ -1,6 +1,12 @@
-"""ed25519 verification (libsodium) agrees with RFC 8032 signing and refuses malleated input."""
+"""ed25519 verification (libsodium) agrees with RFC 8032 signing and refuses malleated input;
+the batch verifier (compiled, GIL-free) gives exactly the one-by-one verdicts."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -8,6 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chain.ed25519 import verify_signature
+from chain.ed25519_batch import verify_signatures
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Group order L of ed25519 (RFC 8032 §5.1).
 ORDER = 2**252 + 27742317777372353535851937790883648493
@@ -49,3 +58,41 @@ def test_wrong_lengths_and_small_order_keys_are_refused() -> None:
     assert not verify_signature(public[:31], signature, b"m")
     assert not verify_signature(public, signature[:63], b"m")
     assert not verify_signature(bytes(32), bytes(64), b"anything")
+
+
+def _cases() -> list[tuple[bytes, bytes, bytes]]:
+    """Valid signatures and every kind of refusal above, mixed."""
+    cases = []
+    for i in range(6):
+        key, public = _key(bytes([i]) * 32)
+        message = bytes(range(i * 7))
+        signature = key.sign(message)
+        s = int.from_bytes(signature[32:], "little") + ORDER
+        cases += [
+            (public, signature, message),
+            (public, signature, message + b"!"),
+            (public, signature[:32] + s.to_bytes(32, "little"), message),
+            (public[:31], signature, message),
+            (public, signature[:63], message),
+            (bytes(32), bytes(64), message),
+        ]
+    return cases
+
+
+def test_batch_verification_gives_exactly_the_one_by_one_verdicts() -> None:
+    cases = _cases()
+    verdicts = verify_signatures(cases)
+    assert verdicts == [verify_signature(*case) for case in cases]
+    assert verdicts.count(True) == 6
+    assert verify_signatures([]) == []
+    assert verify_signatures(cases[3:5]) == [False, False]  # nothing well formed
+
+
+def test_batch_verification_interpreted_gives_the_same_verdicts() -> None:
+    """With NUMBA_DISABLE_JIT=1 the batch is verified one by one, with the same answers."""
+    script = ("import sys; sys.path.insert(0, '.'); from tests.chain.test_ed25519_verify import "
+              "_cases; from chain.ed25519_batch import verify_signatures; "
+              "print(verify_signatures(_cases()))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, cwd=REPO_ROOT, env={**os.environ, "NUMBA_DISABLE_JIT": "1"})
+    assert done.stdout.strip() == str(verify_signatures(_cases()))

@@ -179,7 +179,7 @@ def test_offloaded_proposal_calls_return_awaitables_with_the_synchronous_answers
     tmp_path: Path, chain: Chain, honest: tuple[list[bytes], abci_pb2.CommitInfo],
 ) -> None:
     txs, commit = honest
-    node = Chain(tmp_path / "offloaded", offload_proposals=True)
+    node = Chain(tmp_path / "offloaded", offload=True)
     try:
         prepared = node.app.prepare_proposal(abci_pb2.RequestPrepareProposal(
             height=2, max_tx_bytes=1 << 20, txs=USER_TXS, local_last_commit=extended_commit(1)))
