@@ -36,6 +36,7 @@ import asyncio
 import logging
 import os
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Final
@@ -98,9 +99,14 @@ _DECODE_CACHE_SIZE: Final[int] = 50_000
 # Proposer policy, not consensus: set per node with `vdf_deadline_ms` in app.toml.
 DEFAULT_VDF_DEADLINE_S: Final[float] = 1.0
 # A CheckTx batch with fewer unseen txs than this is verified inline: a thread hand-off costs
-# about as much as a few verifications. Larger batches are split over this many threads.
+# about as much as a few verifications. Larger ones are verified in groups of _VERIFY_GROUP
+# requests by _VERIFY_THREADS threads; a group is checked as soon as it is verified, so that
+# checking overlaps the verification of the next ones.
 _MIN_SIGNATURE_BATCH: Final[int] = 8
+_VERIFY_GROUP: Final[int] = 256
 _VERIFY_THREADS: Final[int] = max(1, min(4, os.cpu_count() or 1))
+# Txs a stepwise FinalizeBlock runs between two turns of the event loop (~10 ms of work).
+_FINALIZE_STEP: Final[int] = 256
 
 
 def _check_or_rejection(ctx: ProposalContext, txs: Sequence[bytes],
@@ -141,6 +147,7 @@ class OptioApp:
         self._pending_height = 0
         self._check = store.working()
         self._decoded: OrderedDict[bytes, SignedTx] = OrderedDict()
+        self._verifier: ThreadPoolExecutor | None = None
         self._chain_id: str | None = None
         self._params: Params | None = None
         if store.last_height > 0:
@@ -184,20 +191,36 @@ class OptioApp:
     ) -> list[abci_pb2.ResponseCheckTx] | Awaitable[list[abci_pb2.ResponseCheckTx]]:
         """CheckTx of requests that arrived together (abci/server.py), answered in order.
 
-        With `offload`, the signatures of the txs not decoded before are first verified by
-        worker threads in compiled code that holds no GIL (chain/ed25519_batch.py) while the
-        event loop serves the other connections (FinalizeBlock, typically); then every tx is
-        checked in order exactly as by `check_tx`, with its verdict."""
-        unseen = list(dict.fromkeys(r.tx for r in reqs if r.tx not in self._decoded))
-        if not self._offload or len(unseen) < _MIN_SIGNATURE_BATCH:
+        With `offload`, the signatures of the txs not decoded before are verified by worker
+        threads in compiled code that holds no GIL (chain/ed25519_batch.py), group by group,
+        while this thread checks the groups already verified, in order, exactly as `check_tx`
+        would (with the verdict), and serves the other connections (FinalizeBlock, say)."""
+        unseen = sum(r.tx not in self._decoded for r in reqs)
+        if not self._offload or unseen < _MIN_SIGNATURE_BATCH:
             return [self._check_tx(r.tx) for r in reqs]
-        return self._check_after_verifying(reqs, unseen)
+        return self._check_after_verifying(reqs)
 
     async def _check_after_verifying(
-        self, reqs: Sequence[abci_pb2.RequestCheckTx], unseen: list[bytes]
+        self, reqs: Sequence[abci_pb2.RequestCheckTx]
     ) -> list[abci_pb2.ResponseCheckTx]:
-        verdicts = dict(zip(unseen, await _verify_in_threads(unseen)))
-        return [self._check_tx(r.tx, verdicts.get(r.tx)) for r in reqs]
+        from chain.ed25519_batch import SignatureBatch  # loads Numba: nodes only
+
+        loop = asyncio.get_running_loop()
+        if self._verifier is None:
+            self._verifier = ThreadPoolExecutor(_VERIFY_THREADS, "optio-verify")
+        groups = []
+        for start in range(0, len(reqs), _VERIFY_GROUP):
+            group = reqs[start:start + _VERIFY_GROUP]
+            claims = {r.tx: claim for r in group
+                      if r.tx not in self._decoded and (claim := signature_claim(r.tx))}
+            batch = SignatureBatch(list(claims.values()))
+            groups.append((group, claims, batch, loop.run_in_executor(self._verifier, batch.verify)))
+        answers = []
+        for group, claims, batch, verified in groups:
+            await verified
+            verdicts = dict(zip(claims, batch.verdicts()))
+            answers += [self._check_tx(r.tx, verdicts.get(r.tx)) for r in group]
+        return answers
 
     def _check_tx(self, raw: bytes,
                   signature_valid: bool | None = None) -> abci_pb2.ResponseCheckTx:
@@ -340,26 +363,54 @@ class OptioApp:
 
     def finalize_block(
         self, req: abci_pb2.RequestFinalizeBlock
-    ) -> abci_pb2.ResponseFinalizeBlock:
-        """Begin-block work, the txs in order, end-block work, then the app hash."""
+    ) -> abci_pb2.ResponseFinalizeBlock | Awaitable[abci_pb2.ResponseFinalizeBlock]:
+        """Begin-block work, the txs in order, end-block work, then the app hash.
+
+        With `offload`, a long block's txs run in steps of `_FINALIZE_STEP` with the event
+        loop free in between, so that CheckTx of the txs arriving meanwhile (their signature
+        verification above all) overlaps this block's execution. Nothing else can touch the
+        block's state in between: CometBFT sends the next consensus request only after this
+        answer, and CheckTx works on its own check state."""
         ws = self._pending if self._pending is not None else self._store.working()
         time_ns = req.time.seconds * NANOS_PER_SECOND + req.time.nanos
         process_block_header(ws, BlockHeader(height=req.height, time_ns=time_ns))
         events = self._begin_block(ws, req)
         events += process_staking_begin_block(ws, req)  # rewards, evidence, liveness
-        results = [self._deliver(ws, raw, req.height) for raw in req.txs]
+        # Results are written into the response in place: building each ExecTxResult apart
+        # and copying it in costs twice as much.
+        response = abci_pb2.ResponseFinalizeBlock(events=events)
+        if self._offload and len(req.txs) > _FINALIZE_STEP:
+            return self._finalize_in_steps(ws, req, response)
+        for raw in req.txs:
+            self._deliver(ws, raw, req.height, response.tx_results.add())
+        return self._end_finalize(ws, req, response)
+
+    async def _finalize_in_steps(
+        self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock,
+        response: abci_pb2.ResponseFinalizeBlock,
+    ) -> abci_pb2.ResponseFinalizeBlock:
+        for start in range(0, len(req.txs), _FINALIZE_STEP):
+            if start:
+                await asyncio.sleep(0)
+            for raw in req.txs[start:start + _FINALIZE_STEP]:
+                self._deliver(ws, raw, req.height, response.tx_results.add())
+        return self._end_finalize(ws, req, response)
+
+    def _end_finalize(
+        self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock,
+        response: abci_pb2.ResponseFinalizeBlock,
+    ) -> abci_pb2.ResponseFinalizeBlock:
         end_events, updates = self._end_block(ws, req)
-        events += end_events
+        response.events.extend(end_events)
         if self._check_invariants:
             if not is_supply_conserved(ws):
                 raise RuntimeError(f"invariant broken at height {req.height}: supply not conserved")
             check_staking_invariants(ws, req.height)
         self._pending = ws
         self._pending_height = req.height
-        return abci_pb2.ResponseFinalizeBlock(
-            events=events, tx_results=results, app_hash=ws.app_hash(),
-            validator_updates=[_validator_update(v) for v in updates],
-        )
+        response.app_hash = ws.app_hash()
+        response.validator_updates.extend(_validator_update(v) for v in updates)
+        return response
 
     def _begin_block(
         self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock
@@ -461,31 +512,22 @@ class OptioApp:
             process_beacon(ws, beacon)
         return [_abci_event(e) for e in events]
 
-    def _deliver(self, ws: WorkingState, raw: bytes, height: int) -> abci_pb2.ExecTxResult:
+    def _deliver(self, ws: WorkingState, raw: bytes, height: int,
+                 result: abci_pb2.ExecTxResult) -> None:
+        """Execute one tx of the block; its outcome goes into `result` (code 0 as it comes)."""
         if is_injected_tx(raw):
-            return abci_pb2.ExecTxResult(code=0)  # applied by _begin_block
+            return  # applied by _begin_block
         try:
             tx = self._decode(raw)
             with ws.transaction():
                 receipt = process_tx(ws, tx, height=height, params=self._params)
         except OptioError as exc:
-            return abci_pb2.ExecTxResult(code=exc.code, log=exc.message, codespace=exc.codespace)
-        return abci_pb2.ExecTxResult(code=0, events=[_abci_event(e) for e in receipt.events])
-
-
-async def _verify_in_threads(raws: list[bytes]) -> list[bool | None]:
-    """The signature verdict of each raw tx (None: not even a `Tx`), verified in worker
-    threads, one share of the batch per core."""
-    from chain.ed25519_batch import verify_signatures  # loads Numba: nodes only
-
-    claims = [signature_claim(raw) for raw in raws]
-    items = [claim for claim in claims if claim is not None]
-    parts = max(1, min(_VERIFY_THREADS, len(items) // _MIN_SIGNATURE_BATCH))
-    size = -(-len(items) // parts)
-    shares = await asyncio.gather(*(asyncio.to_thread(verify_signatures, items[i:i + size])
-                                    for i in range(0, len(items), size)))
-    verdicts = iter([v for share in shares for v in share])
-    return [None if claim is None else next(verdicts) for claim in claims]
+            result.code, result.log, result.codespace = exc.code, exc.message, exc.codespace
+            return
+        for event in receipt.events:
+            target = result.events.add(type=event.type)
+            for key, value in event.attributes:
+                target.attributes.add(key=key, value=value, index=True)
 
 
 def _validator_of(update: abci_pb2.ValidatorUpdate) -> Validator:

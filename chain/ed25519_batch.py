@@ -48,23 +48,42 @@ def _open_all(signed, offsets, keys, opened, crypto_sign_open):  # type: ignore[
         opened[i] = status == 0
 
 
-def verify_signatures(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
-    """`verify_signature(public_key, signature, message)` of every triple, in order.
+class SignatureBatch:
+    """(public key, signature, message) triples packed for the compiled loop.
 
-    A triple whose key or signature has the wrong length is False without reaching libsodium,
-    as in `verify_signature`. Interpreted runs (`NUMBA_DISABLE_JIT=1`) verify one by one."""
-    if numba.config.DISABLE_JIT:
-        return [verify_signature(k, s, m) for k, s, m in items]
-    verdicts = [len(k) == _PUBLIC_KEY_BYTES and len(s) == _SIGNATURE_BYTES for k, s, _ in items]
-    well_formed = [item for item, ok in zip(items, verdicts) if ok]
-    if not well_formed:
-        return verdicts
-    keys = np.frombuffer(b"".join(k for k, _, _ in well_formed), np.uint8)
-    signed = np.frombuffer(b"".join(s + m for _, s, m in well_formed), np.uint8)
-    offsets = np.zeros(len(well_formed) + 1, np.int64)
-    np.cumsum([_SIGNATURE_BYTES + len(m) for _, _, m in well_formed], out=offsets[1:])
-    opened = np.zeros(len(well_formed), np.bool_)
-    _open_all(signed, offsets, keys.reshape(-1, _PUBLIC_KEY_BYTES), opened,
-              nacl._sodium.lib.crypto_sign_open)
-    results = iter(opened.tolist())
-    return [ok and next(results) for ok in verdicts]
+    Build it and read `verdicts()` on one thread; `verify()` may run on another, where it
+    holds the GIL only to start the loop and to return."""
+
+    def __init__(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> None:
+        self._well_formed = [len(k) == _PUBLIC_KEY_BYTES and len(s) == _SIGNATURE_BYTES
+                             for k, s, _ in items]
+        packed = [item for item, ok in zip(items, self._well_formed) if ok]
+        self._keys = np.frombuffer(b"".join(k for k, _, _ in packed), np.uint8).reshape(
+            -1, _PUBLIC_KEY_BYTES)
+        self._signed = np.frombuffer(b"".join(s + m for _, s, m in packed), np.uint8)
+        self._offsets = np.zeros(len(packed) + 1, np.int64)
+        np.cumsum([_SIGNATURE_BYTES + len(m) for _, _, m in packed], out=self._offsets[1:])
+        self._opened = np.zeros(len(packed), np.bool_)
+        # Interpreted runs (NUMBA_DISABLE_JIT=1) verify one by one, with the same function.
+        self._one_by_one = list(items) if numba.config.DISABLE_JIT else None
+
+    def verify(self) -> None:
+        if self._one_by_one is not None:
+            self._opened[:] = [verify_signature(*item) for item, ok
+                               in zip(self._one_by_one, self._well_formed) if ok]
+        elif self._opened.size:
+            _open_all(self._signed, self._offsets, self._keys, self._opened,
+                      nacl._sodium.lib.crypto_sign_open)
+
+    def verdicts(self) -> list[bool]:
+        """After `verify()`: `verify_signature` of each triple, in order (a wrong-length key
+        or signature is False without reaching libsodium)."""
+        opened = iter(self._opened.tolist())
+        return [ok and next(opened) for ok in self._well_formed]
+
+
+def verify_signatures(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    """`verify_signature(public_key, signature, message)` of every triple, in order."""
+    batch = SignatureBatch(items)
+    batch.verify()
+    return batch.verdicts()

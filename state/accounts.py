@@ -135,7 +135,11 @@ def get_next_nonce(ws: WorkingState, address: str | bytes) -> int:
 
 
 def get_balance(ws: WorkingState, address: str | bytes, denom: str) -> int:
-    raw = ws.get(keys.balance_key(_account_id(address), denom))
+    return _balance(ws, _account_id(address), denom)
+
+
+def _balance(ws: WorkingState, account_id: bytes, denom: str) -> int:
+    raw = ws.get(keys.balance_key(account_id, denom))
     return 0 if raw is None else decode_u64(raw)
 
 
@@ -178,14 +182,14 @@ def _set_u64_or_delete(ws: WorkingState, key: bytes, value: int) -> None:
 
 
 def _debit(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> None:
-    balance = get_balance(ws, account_id, denom)
+    balance = _balance(ws, account_id, denom)
     if balance < amount:
         raise InsufficientFunds(format_address(account_id), denom, balance, amount, 0)
     _set_u64_or_delete(ws, keys.balance_key(account_id, denom), balance - amount)
 
 
 def _credit(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> None:
-    balance = get_balance(ws, account_id, denom) + amount
+    balance = _balance(ws, account_id, denom) + amount
     # Balances are bounded by supply, and supply by MAX_AMOUNT; crossing it is a bug.
     if balance > MAX_AMOUNT:
         raise RuntimeError(f"balance of {denom} would exceed MAX_AMOUNT: supply invariant broken")
@@ -235,22 +239,24 @@ def _check_nonce(account: Account, nonce: int, params: Params, signer: str) -> N
 
 def _spent(msg: TxMessage) -> tuple[str, int]:
     """What a message takes from the signer's balance: (denom, amount)."""
-    from chain.tx import CreateValidator, Delegate, Send
-
-    if isinstance(msg, Send):
-        return msg.denom, msg.amount
-    if isinstance(msg, (CreateValidator, Delegate)):
-        return UOPT, msg.amount
+    kind = _message_kinds().get(type(msg))
+    if kind == "send":
+        return msg.denom, msg.amount  # type: ignore[union-attr]
+    if kind == "bond":
+        return UOPT, msg.amount  # type: ignore[union-attr]
     return UOPT, 0
 
 
 def _check_funds(ws: WorkingState, tx: SignedTx) -> None:
-    """All spending of the tx (fee + every send and bond) is covered, checked per denom up front."""
+    """All spending of the tx (fee + every send and bond) is covered, checked per denom up front
+    (in denom order; a denom the tx does not spend cannot fail, so it is not read)."""
     spent = [_spent(m) for m in tx.messages]
     for denom in DENOMS:
         amount = sum(a for d, a in spent if d == denom)
         fee = tx.fee if denom == FEE_DENOM else 0
-        balance = get_balance(ws, tx.signer_id, denom)
+        if amount + fee == 0:
+            continue
+        balance = _balance(ws, tx.signer_id, denom)
         if amount + fee > balance:
             raise InsufficientFunds(tx.signer, denom, balance, amount, fee)
 
@@ -258,9 +264,7 @@ def _check_funds(ws: WorkingState, tx: SignedTx) -> None:
 def process_msg_send(ws: WorkingState, msg: Send) -> Event:
     """Move coins between accounts; InsufficientFunds if the sender lacks them. Module
     accounts (staking pools) only move by staking messages."""
-    from state.staking import MODULE_ACCOUNT_IDS
-
-    if msg.to_id in MODULE_ACCOUNT_IDS:
+    if msg.to_id in _module_account_ids():
         raise ModuleAccountRecipient(msg.to_address)
     _debit(ws, msg.from_id, msg.denom, msg.amount)
     _credit(ws, msg.to_id, msg.denom, msg.amount)
@@ -326,6 +330,21 @@ def _handler(msg: TxMessage) -> MsgHandler:
     if handler is None:
         raise RuntimeError(f"no handler for decoded message {type(msg).__name__}")
     return handler
+
+
+@cache
+def _message_kinds() -> dict[type, str]:
+    """Message type -> how it spends the signer's coins (see `_spent`)."""
+    from chain import tx
+
+    return {tx.Send: "send", tx.CreateValidator: "bond", tx.Delegate: "bond"}
+
+
+@cache
+def _module_account_ids() -> frozenset[bytes]:
+    from state.staking import MODULE_ACCOUNT_IDS  # staking imports this module
+
+    return MODULE_ACCOUNT_IDS
 
 
 @cache

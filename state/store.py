@@ -232,11 +232,12 @@ class WorkingState:
 
     def get(self, key: bytes) -> bytes | None:
         """Current value of ``key`` (staged, else committed); None when absent."""
-        self.check_fresh()
+        if self._generation != self._store.generation:
+            self.check_fresh()
         staged = self._staged.get(key, _MISSING)
-        if isinstance(staged, _Missing):
+        if staged is _MISSING:
             return self._store.get(key)
-        return staged
+        return staged  # type: ignore[return-value]
 
     def set(self, key: bytes, value: bytes) -> None:
         """Stage ``key`` = ``value``."""
@@ -251,12 +252,15 @@ class WorkingState:
         self._write(key, None)
 
     def _write(self, key: bytes, value: bytes | None) -> None:
-        self.check_fresh()
+        if self._generation != self._store.generation:
+            self.check_fresh()
+        staged = self._staged
+        previous = staged.get(key, _MISSING)
         if self._undo:
-            self._undo[-1].append((key, self._staged.get(key, _MISSING)))
-        if key not in self._staged:
+            self._undo[-1].append((key, previous))
+        if previous is _MISSING:
             self._sorted_keys = None
-        self._staged[key] = value
+        staged[key] = value
         self._dirty.add(key)
 
     def iterate(self, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:

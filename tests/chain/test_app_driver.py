@@ -14,6 +14,7 @@ import pytest
 
 from abci.proto import abci_pb2
 from chain.address import address_from_public_key
+import chain.app
 from chain.app import OptioApp
 from chain.ordering import is_injected_tx, ordering_tx_size, prepare_block_order
 from chain.tx import build_send_tx, public_key_bytes
@@ -212,10 +213,14 @@ def test_checktx_sees_earlier_mempool_txs_and_resets_after_commit(nodes: list[No
 
 
 @pytest.mark.parametrize("offload", [False, True])
-def test_checktx_batch_answers_exactly_as_checktx_one_by_one(tmp_path: Path, offload: bool) -> None:
+def test_checktx_batch_answers_exactly_as_checktx_one_by_one(
+    tmp_path: Path, offload: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A batch (as the ABCI server hands it) gets the answers, in order, and leaves the check
-    state that one CheckTx per tx would: with `offload` its signatures are verified first in
-    worker threads, then each tx is checked in order with its verdict."""
+    state that one CheckTx per tx would: with `offload` its signatures are verified in worker
+    threads, group by group (here of 4 requests), and each tx is checked in order with its
+    verdict."""
+    monkeypatch.setattr(chain.app, "_VERIFY_GROUP", 4)
     forged = bytearray(send(1, 1, 5))
     forged[-1] ^= 1  # the last byte is in the signature
     one_by_one, batched = Node(tmp_path / "a"), Node(tmp_path / "b")
@@ -237,6 +242,36 @@ def test_checktx_batch_answers_exactly_as_checktx_one_by_one(tmp_path: Path, off
     later = send(0, 13, 1)
     assert (batched.app.check_tx(abci_pb2.RequestCheckTx(tx=later))
             == one_by_one.app.check_tx(abci_pb2.RequestCheckTx(tx=later)))
+
+
+def test_stepwise_finalize_block_with_checktx_in_between_answers_as_in_one_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `offload` a long block runs in steps (here of 2 txs) with the event loop free in
+    between; CheckTx served meanwhile changes neither the block's answer nor its app hash."""
+    monkeypatch.setattr(chain.app, "_FINALIZE_STEP", 2)
+    in_one_go, stepwise = Node(tmp_path / "a"), Node(tmp_path / "b")
+    stepwise.app = OptioApp(stepwise.store, check_invariants=True, offload=True)
+    for node in (in_one_go, stepwise):
+        node.init_chain()
+    block = [send(0, 1, 5), send(1, 1, 10**15), send(2, 1, 7), send(0, 1, 5), send(0, 2, 9)]
+    expected = in_one_go.finalize(1, block)
+    checked: list[int] = []
+
+    async def mempool() -> None:
+        for nonce in range(3, 6):
+            checked.append(stepwise.app.check_tx(abci_pb2.RequestCheckTx(tx=send(0, nonce, 1))).code)
+            await asyncio.sleep(0)
+
+    async def both() -> abci_pb2.ResponseFinalizeBlock:
+        answer, _ = await asyncio.gather(stepwise.finalize(1, block), mempool())
+        return answer
+
+    assert asyncio.run(both()) == expected
+    assert [r.code for r in expected.tx_results] == [0, 35, 0, 31, 0]
+    assert checked == [0, 0, 0]
+    stepwise.app.commit(abci_pb2.RequestCommit())
+    assert stepwise.info().last_block_app_hash == expected.app_hash
 
 
 def test_balance_query_carries_a_proof_against_the_committed_app_hash(nodes: list[Node]) -> None:
