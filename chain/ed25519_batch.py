@@ -81,9 +81,3 @@ class SignatureBatch:
         opened = iter(self._opened.tolist())
         return [ok and next(opened) for ok in self._well_formed]
 
-
-def verify_signatures(items: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
-    """`verify_signature(public_key, signature, message)` of every triple, in order."""
-    batch = SignatureBatch(items)
-    batch.verify()
-    return batch.verdicts()

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chain.ed25519 import verify_signature
-from chain.ed25519_batch import verify_signatures
+from chain.ed25519_batch import SignatureBatch
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,6 +79,12 @@ def _cases() -> list[tuple[bytes, bytes, bytes]]:
     return cases
 
 
+def verify_signatures(items: list[tuple[bytes, bytes, bytes]]) -> list[bool]:
+    batch = SignatureBatch(items)
+    batch.verify()
+    return batch.verdicts()
+
+
 def test_batch_verification_gives_exactly_the_one_by_one_verdicts() -> None:
     cases = _cases()
     verdicts = verify_signatures(cases)
@@ -91,7 +97,7 @@ def test_batch_verification_gives_exactly_the_one_by_one_verdicts() -> None:
 def test_batch_verification_interpreted_gives_the_same_verdicts() -> None:
     """With NUMBA_DISABLE_JIT=1 the batch is verified one by one, with the same answers."""
     script = ("import sys; sys.path.insert(0, '.'); from tests.chain.test_ed25519_verify import "
-              "_cases; from chain.ed25519_batch import verify_signatures; "
+              "_cases, verify_signatures; "
               "print(verify_signatures(_cases()))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=True, cwd=REPO_ROOT, env={**os.environ, "NUMBA_DISABLE_JIT": "1"})
