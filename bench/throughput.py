@@ -51,11 +51,12 @@ from chain.rpc import RPCClient  # noqa: E402
 from chain.tx import build_msgs_tx, build_send_msg, build_send_tx, public_key_bytes  # noqa: E402
 from localnet.config import NodePorts, cometbft_settings, node_id, peers_string, set_toml_values  # noqa: E402
 from localnet.manager import Localnet, cometbft_binary, free_base_port  # noqa: E402
+from state.params import DEFAULT_PARAMS  # noqa: E402
 
 BATCH = 100
-# Funding of the Optio load's senders: one multi-send tx per this many accounts (the default
-# max_msgs_per_tx), each account getting enough uusd for every transfer it may send.
-MSGS_PER_FUNDING_TX = 32
+# Funding of the Optio load's senders: one multi-send tx per max_msgs_per_tx accounts, each
+# account getting enough uusd for every transfer it may send.
+MSGS_PER_FUNDING_TX = DEFAULT_PARAMS.max_msgs_per_tx
 SENDER_FUNDS = 10**9
 WARMUP_S = 2.0
 # CometBFT caps JSON-RPC batches at 10 requests by default; both systems get the same raise.

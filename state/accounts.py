@@ -43,7 +43,7 @@ from state.events import Event
 from state.params import Params, get_params
 
 if TYPE_CHECKING:
-    from chain.tx import Send, SignedTx, TxMessage
+    from chain.tx import CreateValidator, Delegate, Send, SignedTx, TxMessage
     from state.store import WorkingState
 
 
@@ -239,11 +239,11 @@ def _check_nonce(account: Account, nonce: int, params: Params, signer: str) -> N
 
 def _spent(msg: TxMessage) -> tuple[str, int]:
     """What a message takes from the signer's balance: (denom, amount)."""
-    kind = _message_kinds().get(type(msg))
-    if kind == "send":
-        return msg.denom, msg.amount  # type: ignore[union-attr]
-    if kind == "bond":
-        return UOPT, msg.amount  # type: ignore[union-attr]
+    send, bonds = _spending_types()
+    if isinstance(msg, send):
+        return msg.denom, msg.amount
+    if isinstance(msg, bonds):
+        return UOPT, msg.amount
     return UOPT, 0
 
 
@@ -333,11 +333,11 @@ def _handler(msg: TxMessage) -> MsgHandler:
 
 
 @cache
-def _message_kinds() -> dict[type, str]:
-    """Message type -> how it spends the signer's coins (see `_spent`)."""
-    from chain import tx
+def _spending_types() -> tuple[type[Send], tuple[type[CreateValidator], type[Delegate]]]:
+    """The message types that spend the signer's coins: sends, and bonds (in uopt)."""
+    from chain.tx import CreateValidator, Delegate, Send  # chain.tx imports state modules
 
-    return {tx.Send: "send", tx.CreateValidator: "bond", tx.Delegate: "bond"}
+    return Send, (CreateValidator, Delegate)
 
 
 @cache
