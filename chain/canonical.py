@@ -1,6 +1,8 @@
 """CometBFT's byte-exact encodings of what it hashes and signs, written once for every user:
 the light client (header hash, commit signatures), the oracle (vote-extension sign bytes), the
-VDF ordering (tx-set Merkle root) and the double-sign drill (prevote sign bytes).
+VDF ordering (tx-set Merkle root) and the double-sign drill (prevote sign bytes). Also the one
+rule for decoding what arrives in a block (`parse_canonical`): user and injected txs alike
+must be exactly the canonical encoding of what they parse to.
 
 Protobuf is encoded by hand here because the bytes must match CometBFT's exactly, field by
 field: proto3 leaves zero values out, gogoproto non-nullable submessages are always written
@@ -14,11 +16,39 @@ import calendar
 import hashlib
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
+
+from google.protobuf.message import DecodeError, Message
 
 from abci.framing import encode_uvarint as uvarint
 
 _MASK64 = 0xFFFFFFFFFFFFFFFF
+_M = TypeVar("_M", bound=Message)
+
+
+class NotProtobuf(ValueError):
+    """The bytes do not parse as the message (the text is protobuf's reason)."""
+
+
+class NotCanonical(ValueError):
+    """The bytes parse, but are not the message's one canonical encoding."""
+
+
+def parse_canonical(cls: type[_M], raw: bytes) -> _M:
+    """`raw` parsed as `cls`, which must be exactly its deterministic encoding (no unknown
+    fields, field order, no redundant bytes), so that every node agrees on what a tx's bytes
+    mean and one message has one set of bytes. `NotProtobuf` or `NotCanonical` otherwise."""
+    message = cls()
+    try:
+        message.ParseFromString(raw)
+    except DecodeError as exc:
+        raise NotProtobuf(str(exc)) from None
+    # Unknown fields survive parsing and re-encoding, so drop them before the comparison:
+    # their presence then shows up as a length difference.
+    message.DiscardUnknownFields()
+    if message.SerializeToString(deterministic=True) != raw:
+        raise NotCanonical()
+    return message
 
 
 def varint_field(number: int, value: int) -> bytes:

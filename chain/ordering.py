@@ -34,9 +34,8 @@ from functools import lru_cache
 from typing import Final
 
 import chiavdf
-from google.protobuf.message import DecodeError
 
-from chain.canonical import merkle_root
+from chain.canonical import NotCanonical, NotProtobuf, merkle_root, parse_canonical
 from chain.proto import injected_pb2
 from state.params import param_problem
 
@@ -375,14 +374,12 @@ def decode_injected_tx(raw: bytes) -> injected_pb2.InjectedTx:
     if not raw.startswith(INJECTED_TX_MAGIC):
         raise MalformedInjectedTx("missing the injected-tx magic or unknown envelope version")
     body = raw[len(INJECTED_TX_MAGIC):]
-    message = injected_pb2.InjectedTx()
     try:
-        message.ParseFromString(body)
-    except DecodeError as exc:
+        message = parse_canonical(injected_pb2.InjectedTx, body)
+    except NotProtobuf as exc:
         raise MalformedInjectedTx(f"not a valid InjectedTx ({exc})") from None
-    message.DiscardUnknownFields()
-    if message.SerializeToString(deterministic=True) != body:
-        raise MalformedInjectedTx("non-canonical encoding or unknown fields")
+    except NotCanonical:
+        raise MalformedInjectedTx("non-canonical encoding or unknown fields") from None
     if message.WhichOneof("kind") is None:
         raise MalformedInjectedTx("InjectedTx without a kind")
     return message

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from google.protobuf.message import DecodeError, Message
 
 from chain.address import account_id_from_public_key, format_address, parse_address
+from chain.canonical import NotCanonical, NotProtobuf, parse_canonical
 from chain.ed25519 import is_valid_public_key, verify_signature
 from chain.proto import tx_pb2
 from state.denoms import DENOMS, FEE_DENOM, MAX_AMOUNT, UOPT, is_known_denom
@@ -180,17 +181,12 @@ def sign_bytes(body: bytes) -> bytes:
 
 
 def _parse_canonical(cls: type[_M], raw: bytes, part: str) -> _M:
-    msg = cls()
     try:
-        msg.ParseFromString(raw)
-    except DecodeError as exc:
+        return parse_canonical(cls, raw)
+    except NotProtobuf as exc:
         raise MalformedTx(f"{part} is not a valid protobuf message ({exc})") from None
-    # Unknown fields survive parsing and re-encoding, so drop them before the
-    # comparison: their presence then shows up as a length difference.
-    msg.DiscardUnknownFields()
-    if msg.SerializeToString(deterministic=True) != raw:
-        raise NonCanonicalTx(part)
-    return msg
+    except NotCanonical:
+        raise NonCanonicalTx(part) from None
 
 
 def parse_amount(text: str, denom: str, *, allow_zero: bool) -> int:
