@@ -92,6 +92,8 @@ class Store:
         self._root: bytes = self._db.get(STORE_META_APP_HASH, EMPTY_HASH)
         # Bumped by every commit; a WorkingState remembers the generation it was built on.
         self._generation = 0
+        # The WorkingState of the last commit through this handle (overlays of it may rebase).
+        self.last_committed: WorkingState | None = None
 
     @property
     def last_height(self) -> int:
@@ -141,6 +143,8 @@ class Store:
         Every WorkingState of this store, ``ws`` included, is stale afterwards.
         """
         ws.check_fresh()
+        if ws._base is not None:
+            raise TypeError("an overlay cannot be committed; commit its base")
         if height <= self._height:
             raise ValueError(f"commit height {height} is not above last height {self._height}")
         root = ws.app_hash()
@@ -150,6 +154,7 @@ class Store:
         self._height = height
         self._root = root
         self._generation += 1
+        self.last_committed = ws
         self._cache.replace(deleted, written)
         return root
 
@@ -205,13 +210,22 @@ class WorkingState:
     Used for the block being executed and for the mempool check state. Once the store
     commits (any WorkingState), every WorkingState created before is stale and raises
     ``StaleWorkingStateError``; the app creates new ones with ``Store.working()``.
+
+    An *overlay* (`overlay()`) stages writes over another WorkingState instead, reading
+    through to its current content: the mempool's check state over a finalized block that
+    is not committed yet. Once the store commits that block, `rebase()` makes the overlay
+    read the committed state (the same content) and it lives on; it cannot be committed
+    itself and has no app hash.
     """
 
-    __slots__ = ("_store", "_generation", "_staged", "_sorted_keys", "_undo", "_dirty", "_root", "_updater")
+    __slots__ = ("_store", "_generation", "_base", "_read", "_staged", "_sorted_keys", "_undo",
+                 "_dirty", "_root", "_updater")
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, base: WorkingState | None = None) -> None:
         self._store = store
         self._generation = store.generation
+        self._base = base
+        self._read = store.get if base is None else base.get
         # key -> value, or None for a staged deletion.
         self._staged: dict[bytes, bytes | None] = {}
         # Staged keys in order, rebuilt lazily when the set of staged keys changes, so that
@@ -235,7 +249,7 @@ class WorkingState:
             self.check_fresh()
         staged = self._staged.get(key, _MISSING)
         if staged is _MISSING:
-            return self._store.get(key)
+            return self._read(key)
         return staged  # type: ignore[return-value]
 
     def set(self, key: bytes, value: bytes) -> None:
@@ -278,7 +292,22 @@ class WorkingState:
             if not key.startswith(prefix):
                 break
             staged.append((key, self._staged[key]))
-        return _merge_sorted(self._store.iterate_committed(prefix), staged)
+        below = (self._store.iterate_committed(prefix) if self._base is None
+                 else self._base.iterate(prefix))
+        return _merge_sorted(below, staged)
+
+    def overlay(self) -> WorkingState:
+        """A new WorkingState staging its writes over this one's current content."""
+        self.check_fresh()
+        return WorkingState(self._store, self)
+
+    def rebase(self) -> None:
+        """After the store committed this overlay's base, read the committed state."""
+        if self._base is None or self._store.last_committed is not self._base:
+            raise ValueError("rebase: the store did not just commit this overlay's base")
+        self._base = None
+        self._read = self._store.get
+        self._generation = self._store.generation
 
     def transaction(self) -> _Transaction:
         """`with ws.transaction():` undoes every write made inside the block if it raises
@@ -297,6 +326,8 @@ class WorkingState:
     def app_hash(self) -> bytes:
         """Tree root with every staged write applied; cached until the next write."""
         self.check_fresh()
+        if self._base is not None:
+            raise TypeError("an overlay has no app hash of its own")
         if self._dirty:
             updates = sorted(self._update_for(key) for key in self._dirty)
             self._root = self._updater.apply(self._root, updates)

@@ -197,6 +197,54 @@ def test_iterate_equals_the_merged_dictionary(tmp_path_factory, committed, stage
         store.close()
 
 
+def test_an_overlay_reads_through_its_base_and_keeps_its_writes_to_itself(store: Store) -> None:
+    _commit(store, 1, {b"p/1": b"c1", b"p/2": b"c2", b"p/3": b"c3"})
+    base = store.working()
+    base.set(b"p/2", b"b2")
+    base.delete(b"p/3")
+    over = base.overlay()
+    base.set(b"p/4", b"b4")  # the overlay sees the base as it is now
+    over.set(b"p/1", b"o1")
+    over.delete(b"p/4")
+    over.set(b"p/5", b"o5")
+    with pytest.raises(RuntimeError), over.transaction():
+        over.set(b"p/2", b"rolled back")
+        raise RuntimeError
+    assert [over.get(k) for k in (b"p/1", b"p/2", b"p/3", b"p/4", b"p/5")] == [
+        b"o1", b"b2", None, None, b"o5"]
+    assert list(over.iterate(b"p/")) == [(b"p/1", b"o1"), (b"p/2", b"b2"), (b"p/5", b"o5")]
+    assert [base.get(k) for k in (b"p/1", b"p/4", b"p/5")] == [b"c1", b"b4", None]
+
+
+def test_an_overlay_has_no_app_hash_and_cannot_be_committed(store: Store) -> None:
+    over = store.working().overlay()
+    with pytest.raises(TypeError):
+        over.app_hash()
+    with pytest.raises(TypeError):
+        store.commit(over, 1)
+
+
+def test_an_overlay_rebases_onto_the_commit_of_its_base_and_lives_on(store: Store) -> None:
+    _commit(store, 1, {b"k/1": b"c1"})
+    base = store.working()
+    base.set(b"k/2", b"b2")
+    over = base.overlay()
+    over.set(b"k/3", b"o3")
+    other = store.working().overlay()
+    store.commit(base, 2)
+    with pytest.raises(StaleWorkingStateError):
+        over.get(b"k/1")
+    with pytest.raises(ValueError):
+        other.rebase()  # its base was not the one committed
+    over.rebase()
+    assert list(over.iterate(b"k/")) == [(b"k/1", b"c1"), (b"k/2", b"b2"), (b"k/3", b"o3")]
+    over.set(b"k/1", b"o1")
+    assert (over.get(b"k/1"), store.get(b"k/1")) == (b"o1", b"c1")
+    _commit(store, 3, {})
+    with pytest.raises(StaleWorkingStateError):
+        over.get(b"k/1")
+
+
 def test_reopen_after_commit_gives_the_same_height_hash_and_values(tmp_path: Path) -> None:
     path = str(tmp_path / "db")
     store = Store(path)
