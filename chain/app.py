@@ -8,8 +8,11 @@ Block lifecycle (DESIGN §2) and where state lives between calls:
 - `finalize_block` executes the block's txs on the pending state (each tx in its own
   `ws.transaction()`, so a failing tx leaves no trace) and returns the app hash. Nothing is
   written to disk here.
-- `commit` writes state, height and app hash in one atomic LevelDB batch (`Store.commit`),
-  then starts a fresh check state for the mempool.
+- `commit` writes state, height and app hash in one atomic LevelDB batch (`Store.commit`).
+- CheckTx works on its own check state, kept by `chain/mempool.MempoolMirror`: from the end
+  of FinalizeBlock it is an overlay of the finalized block's state with the txs left in the
+  mempool replayed onto it, so that the recheck CometBFT runs inside Commit is answered from
+  work already done.
 - `info` returns exactly the committed height and app hash, so CometBFT can replay whatever
   it has beyond them after a crash at any point.
 
@@ -42,6 +45,7 @@ from functools import partial
 from typing import Final
 
 from abci.proto import abci_pb2, crypto_pb2
+from chain.mempool import MempoolMirror
 from chain.oracle.extension import ExtensionError, decode_extension, encode_extension
 from chain.oracle.feeder import Feeder
 from chain.oracle.tx import check_oracle_tx, decode_oracle_tx
@@ -145,13 +149,16 @@ class OptioApp:
         self._check_invariants = check_invariants
         self._pending: WorkingState | None = None
         self._pending_height = 0
-        self._check = store.working()
+        self._mempool = MempoolMirror(store, self._check_in)
+        # Set while a stepwise FinalizeBlock runs: CheckTx then waits with its stateful
+        # checks, so that they run once, against the block's outcome (chain/mempool.py).
+        self._executing: asyncio.Event | None = None
         self._decoded: OrderedDict[bytes, SignedTx] = OrderedDict()
         self._verifier: ThreadPoolExecutor | None = None
         self._chain_id: str | None = None
         self._params: Params | None = None
         if store.last_height > 0:
-            self._load_chain_constants(self._check)
+            self._load_chain_constants(self._mempool.state)
 
     # --- connection: info / query -----------------------------------------------------
 
@@ -175,7 +182,7 @@ class OptioApp:
         try:
             if req.height not in (0, height):
                 raise QueryHeightUnavailable(req.height, height)
-            return answer_query(self._store, self._check, req.path, req.data, prove=req.prove)
+            return answer_query(self._store, self._mempool.state, req.path, req.data, prove=req.prove)
         except OptioError as exc:
             return abci_pb2.ResponseQuery(
                 code=exc.code, log=exc.message, codespace=exc.codespace, height=height
@@ -184,7 +191,13 @@ class OptioApp:
     # --- mempool ----------------------------------------------------------------------
 
     def check_tx(self, req: abci_pb2.RequestCheckTx) -> abci_pb2.ResponseCheckTx:
-        return self._check_tx(req.tx)
+        return self._check_request(req)
+
+    def _check_request(self, req: abci_pb2.RequestCheckTx,
+                       signature_valid: bool | None = None) -> abci_pb2.ResponseCheckTx:
+        if req.type == abci_pb2.RECHECK:
+            return self._mempool.recheck(req.tx)
+        return self._mempool.check(req.tx, signature_valid)
 
     def check_tx_batch(
         self, reqs: Sequence[abci_pb2.RequestCheckTx]
@@ -194,11 +207,12 @@ class OptioApp:
         With `offload`, the signatures of the txs not decoded before are verified by worker
         threads in compiled code that holds no GIL (chain/ed25519_batch.py), group by group,
         while this thread checks the groups already verified, in order, exactly as `check_tx`
-        would (with the verdict), and serves the other connections (FinalizeBlock, say)."""
-        unseen = sum(r.tx not in self._decoded for r in reqs)
-        if not self._offload or unseen < _MIN_SIGNATURE_BATCH:
-            return [self._check_tx(r.tx) for r in reqs]
-        return self._check_after_verifying(reqs)
+        would (with the verdict), and serves the other connections (FinalizeBlock, say).
+        While a stepwise FinalizeBlock runs, the checks wait for its end."""
+        if self._offload and (self._executing is not None or sum(
+                r.tx not in self._decoded for r in reqs) >= _MIN_SIGNATURE_BATCH):
+            return self._check_after_verifying(reqs)
+        return [self._check_request(r) for r in reqs]
 
     async def _check_after_verifying(
         self, reqs: Sequence[abci_pb2.RequestCheckTx]
@@ -218,19 +232,21 @@ class OptioApp:
         answers = []
         for group, claims, batch, verified in groups:
             await verified
+            while self._executing is not None:
+                await self._executing.wait()
             verdicts = dict(zip(claims, batch.verdicts()))
-            answers += [self._check_tx(r.tx, verdicts.get(r.tx)) for r in group]
+            answers += [self._check_request(r, verdicts.get(r.tx)) for r in group]
         return answers
 
-    def _check_tx(self, raw: bytes,
+    def _check_in(self, ws: WorkingState, height: int, raw: bytes,
                   signature_valid: bool | None = None) -> abci_pb2.ResponseCheckTx:
+        """CheckTx of `raw` on the check state `ws` for block `height` (chain/mempool.py)."""
         try:
             if is_injected_tx(raw):
                 raise InjectedTxNotAllowed()
             tx = self._decode(raw, signature_valid)
-            with self._check.transaction():
-                process_tx(self._check, tx, height=self._store.last_height + 1,
-                           params=self._params)
+            with ws.transaction():
+                process_tx(ws, tx, height=height, params=self._params)
         except OptioError as exc:
             return abci_pb2.ResponseCheckTx(code=exc.code, log=exc.message, codespace=exc.codespace)
         return abci_pb2.ResponseCheckTx(code=0)
@@ -247,9 +263,10 @@ class OptioApp:
             ws, req.consensus_params.abci.vote_extensions_enable_height)
         validators = process_genesis_validators(ws, genesis, offered, initial_height)
         # The mempool may see txs before block 1 is committed: check them against genesis too.
-        self._check = self._store.working()
-        process_genesis(self._check, genesis, chain_id=req.chain_id)
-        process_genesis_validators(self._check, genesis, offered, initial_height)
+        check = self._store.working()
+        process_genesis(check, genesis, chain_id=req.chain_id)
+        process_genesis_validators(check, genesis, offered, initial_height)
+        self._mempool.reset(check, self._store.last_height + 1)
         self._load_chain_constants(ws)
         self._pending = ws
         self._pending_height = req.initial_height - 1 if req.initial_height > 0 else 0
@@ -371,6 +388,7 @@ class OptioApp:
         verification above all) overlaps this block's execution. Nothing else can touch the
         block's state in between: CometBFT sends the next consensus request only after this
         answer, and CheckTx works on its own check state."""
+        self._mempool.end_recheck()
         ws = self._pending if self._pending is not None else self._store.working()
         time_ns = req.time.seconds * NANOS_PER_SECOND + req.time.nanos
         process_block_header(ws, BlockHeader(height=req.height, time_ns=time_ns))
@@ -389,12 +407,17 @@ class OptioApp:
         self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock,
         response: abci_pb2.ResponseFinalizeBlock,
     ) -> abci_pb2.ResponseFinalizeBlock:
-        for start in range(0, len(req.txs), _FINALIZE_STEP):
-            if start:
-                await asyncio.sleep(0)
-            for raw in req.txs[start:start + _FINALIZE_STEP]:
-                self._deliver(ws, raw, req.height, response.tx_results.add())
-        return self._end_finalize(ws, req, response)
+        executing = self._executing = asyncio.Event()
+        try:
+            for start in range(0, len(req.txs), _FINALIZE_STEP):
+                if start:
+                    await asyncio.sleep(0)
+                for raw in req.txs[start:start + _FINALIZE_STEP]:
+                    self._deliver(ws, raw, req.height, response.tx_results.add())
+            return self._end_finalize(ws, req, response)
+        finally:
+            self._executing = None
+            executing.set()
 
     def _end_finalize(
         self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock,
@@ -410,6 +433,7 @@ class OptioApp:
         self._pending_height = req.height
         response.app_hash = ws.app_hash()
         response.validator_updates.extend(_validator_update(v) for v in updates)
+        self._mempool.after_block(ws, req.height, req.txs)
         return response
 
     def _begin_block(
@@ -431,7 +455,7 @@ class OptioApp:
             raise RuntimeError("Commit without a finalized block")
         self._store.commit(self._pending, self._pending_height)
         self._pending = None
-        self._check = self._store.working()
+        self._mempool.after_commit()
         self._start_empty_vdf(self._store.last_height + 1)
         return abci_pb2.ResponseCommit(retain_height=0)
 

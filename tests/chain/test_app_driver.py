@@ -181,7 +181,7 @@ def test_prepare_proposal_drops_invalid_txs_and_respects_max_bytes(nodes: list[N
     node = nodes[0]
     node.init_chain()
     txs = [send(0, n, 1) for n in range(1, 6)]
-    ordering_bytes = ordering_tx_size(get_params(node.app._check).vdf_iterations)
+    ordering_bytes = ordering_tx_size(get_params(node.app._mempool.state).vdf_iterations)
     answer = node.app.prepare_proposal(abci_pb2.RequestPrepareProposal(
         height=1, max_tx_bytes=ordering_bytes + len(txs[0]) * 3, txs=[b"junk", *txs]))
     assert is_injected_tx(answer.txs[0])  # the ordering tx comes first (no oracle at height 1)
@@ -194,7 +194,7 @@ def prepare(node: Node, txs: list[bytes], *, validate: bool = True) -> list[byte
     if validate:
         return list(node.app.prepare_proposal(abci_pb2.RequestPrepareProposal(
             height=1, max_tx_bytes=1 << 20, txs=txs)).txs)
-    params = get_params(node.app._check)
+    params = get_params(node.app._mempool.state)
     genesis_hash = node.app._genesis_app_hash
     return prepare_block_order(txs, chain_id=CHAIN_ID, height=1, prev_app_hash=genesis_hash,
                                iterations=params.vdf_iterations,
