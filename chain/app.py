@@ -41,6 +41,7 @@ import os
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Final
 
@@ -57,7 +58,8 @@ from chain.oracle.proposal import (
     finalized_beacon,
     injected_budget,
 )
-from chain.ordering import BlockOrder, ProveJob, compute_seed, is_injected_tx
+from chain.ordering import BlockOrder, ProveJob, compute_block_seed, compute_seed, is_injected_tx
+from chain.proposers import ProposerForecast
 from chain.query import answer_query
 from chain.staking_block import process_staking_begin_block
 from chain.tx import SignedTx, decode_tx, signature_claim
@@ -113,6 +115,15 @@ _VERIFY_THREADS: Final[int] = max(1, min(4, os.cpu_count() or 1))
 _FINALIZE_STEP: Final[int] = 256
 
 
+@dataclass(frozen=True, slots=True)
+class _HeadStart:
+    """A VDF evaluation started at Commit for the next height over `txs` (`_start_head_start`)."""
+
+    height: int
+    txs: tuple[bytes, ...]
+    job: ProveJob
+
+
 def _check_or_rejection(ctx: ProposalContext, txs: Sequence[bytes],
                         last_commit: abci_pb2.CommitInfo) -> BlockOrder | ProposalRejected:
     """`check_proposal`'s block order, or its rejection as a value (it may run in a worker
@@ -129,12 +140,16 @@ class OptioApp:
     def __init__(self, store: Store, *, check_invariants: bool = False,
                  feeder: Feeder | None = None, precompute_vdf: bool = False,
                  vdf_deadline_s: float = DEFAULT_VDF_DEADLINE_S,
-                 offload: bool = False) -> None:
+                 vdf_head_start: bool = False, offload: bool = False) -> None:
         """`offload`: work that runs without the GIL goes to worker threads and the method
         returns an awaitable, so that an asyncio ABCI server serves the other connections
         meanwhile: the VDF of PrepareProposal and its verification in ProcessProposal, and
         the signatures of a CheckTx batch (`check_tx_batch`). Off, every method answers
-        synchronously, as in-process drivers expect."""
+        synchronously, as in-process drivers expect.
+
+        `vdf_head_start`: when Commit leaves this node the likely proposer of the next height
+        (chain/proposers.py), start the VDF at once over the txs the mempool keeps, instead of
+        in PrepareProposal after CometBFT's recheck and bookkeeping (`_start_head_start`)."""
         self._store = store
         self._offload = offload
         # (height, txs) of this node's last PrepareProposal answer: ProcessProposal of that
@@ -144,6 +159,13 @@ class OptioApp:
         self._feeder = feeder
         self._precompute_vdf = precompute_vdf
         self._empty_job: ProveJob | None = None
+        self._vdf_head_start = vdf_head_start
+        self._head_start: _HeadStart | None = None
+        self._proposers = ProposerForecast()
+        # This validator's address, learnt from the first PrepareProposal it gets, and the
+        # bytes its last proposal could give to user txs (the head start stays within them).
+        self._address: bytes | None = None
+        self._user_tx_bytes = 0
         self._oracle_params = OracleParams()
         self._genesis_app_hash = b""
         self._check_invariants = check_invariants
@@ -288,6 +310,8 @@ class OptioApp:
         the block without effect."""
         ctx = self._proposal_context(req.height, self._store.working())
         oracle, size = injected_budget(ctx, req.local_last_commit)
+        self._address = req.proposer_address
+        self._user_tx_bytes = req.max_tx_bytes - 2 * size  # room for a larger oracle tx
         chosen: list[bytes] = []
         for raw in req.txs:
             if size + len(raw) > req.max_tx_bytes or is_injected_tx(raw):
@@ -298,11 +322,48 @@ class OptioApp:
                 continue
             chosen.append(raw)
             size += len(raw)
+        head = self._take_head_start(req.height, chosen)
+        if head is not None:
+            chosen = list(head.txs)
         build = partial(build_proposal, ctx, oracle, chosen, deadline_s=self._vdf_deadline_s,
-                        empty_job=self._empty_job)
+                        empty_job=self._empty_job, started=head and head.job)
         if self._offload:
             return self._prepare_offloaded(req.height, build)
         return self._proposed(req.height, build())
+
+    def _take_head_start(self, height: int, chosen: list[bytes]) -> _HeadStart | None:
+        """The head start for `height` if every tx it covers is among `chosen` (then the
+        proposal carries exactly those; later arrivals wait for the next block), else None
+        and the head start is dropped."""
+        head, self._head_start = self._head_start, None
+        if head is None:
+            return None
+        if head.height == height and set(head.txs) <= set(chosen):
+            return head
+        head.job.cancel()
+        return None
+
+    def _start_head_start(self, height: int) -> None:
+        """After Commit: if this node is the likely proposer of `height`, start its VDF over
+        the txs the mempool will keep through CometBFT's recheck (known in advance:
+        chain/mempool.py), in mempool order, within the room of its last proposal. The VDF
+        then runs while CometBFT rechecks, indexes and starts the round, instead of after.
+        A proposer may choose its txs; the order stays the VDF's (DESIGN §2)."""
+        if (not self._vdf_head_start or self._address is None or self._chain_id is None
+                or self._params is None or self._proposers.next_proposer() != self._address):
+            return
+        txs: list[bytes] = []
+        room = self._user_tx_bytes
+        for raw in self._mempool.expected_survivors():
+            if len(raw) > room:
+                break
+            txs.append(raw)
+            room -= len(raw)
+        if not txs:
+            return
+        seed = compute_block_seed(self._chain_id, height, self._store.last_app_hash, txs)
+        job = ProveJob(seed, self._params.vdf_iterations, self._params.vdf_discriminant_bits)
+        self._head_start = _HeadStart(height, tuple(txs), job)
 
     async def _prepare_offloaded(
         self, height: int, build: Callable[[], list[bytes]]
@@ -389,6 +450,10 @@ class OptioApp:
         block's state in between: CometBFT sends the next consensus request only after this
         answer, and CheckTx works on its own check state."""
         self._mempool.end_recheck()
+        self._proposers.record(req.height, req.proposer_address)
+        if self._head_start is not None:  # this height's proposal is decided: not needed
+            self._head_start.job.cancel()
+            self._head_start = None
         ws = self._pending if self._pending is not None else self._store.working()
         time_ns = req.time.seconds * NANOS_PER_SECOND + req.time.nanos
         process_block_header(ws, BlockHeader(height=req.height, time_ns=time_ns))
@@ -456,6 +521,7 @@ class OptioApp:
         self._store.commit(self._pending, self._pending_height)
         self._pending = None
         self._mempool.after_commit()
+        self._start_head_start(self._store.last_height + 1)
         self._start_empty_vdf(self._store.last_height + 1)
         return abci_pb2.ResponseCommit(retain_height=0)
 

@@ -9,6 +9,7 @@ app.toml keys (all optional):
     vdf_precompute = true                    # evaluate the empty-block VDF after each commit
     vdf_deadline_ms = 1000                   # proposer: past this, propose without user txs
                                              # (fallback for a slow proposal, docs/ordering.md)
+    vdf_head_start = true                    # likely next proposer: start its VDF at Commit
 
     [oracle]                                 # the price feeder (chain/oracle/feeder.py)
     source = "sim"                           # none | sim | file | http
@@ -45,6 +46,7 @@ class NodeConfig:
     check_invariants: bool = False
     vdf_precompute: bool = True
     vdf_deadline_ms: int = 1000
+    vdf_head_start: bool = True
     oracle: OracleConfig = field(default_factory=OracleConfig)
 
 
@@ -82,7 +84,7 @@ def run_node(home: Path) -> None:
                        feeder=make_feeder(config.oracle, home=home),
                        precompute_vdf=config.vdf_precompute,
                        vdf_deadline_s=config.vdf_deadline_ms / 1000,
-                       offload=True)
+                       vdf_head_start=config.vdf_head_start, offload=True)
         _tune_gc()
         run(app, config.abci_address)
     finally:

@@ -332,16 +332,6 @@ def _stop_all() -> None:
         job._thread.join()
 
 
-def prove_with_deadline(seed: bytes, iterations: int, discriminant_bits: int,
-                        deadline_s: float) -> VdfOutput | None:
-    """`prove`, or None (and the work stopped) if it takes longer than `deadline_s`."""
-    job = ProveJob(seed, iterations, discriminant_bits)
-    output = job.result(deadline_s)
-    if output is None:
-        job.cancel()
-    return output
-
-
 # --- order --------------------------------------------------------------------------------
 
 
@@ -438,8 +428,12 @@ def prepare_block_order(
     discriminant_bits: int,
     deadline_s: float | None = None,
     empty_job: ProveJob | None = None,
+    started: ProveJob | None = None,
 ) -> BlockOrder:
     """PrepareProposal's ordering: seed over the selected user txs, VDF, sorted txs.
+
+    `started` is an evaluation begun earlier (the proposer's head start: chain/app.py); it is
+    used, finished or still running, when its seed and T are this block's, else ignored.
 
     `empty_job` is the evaluation of the empty-set seed of this height, started when the
     previous app hash became known (`compute_seed(chain_id, height, prev_app_hash, [])`); a
@@ -453,10 +447,16 @@ def prepare_block_order(
         empty_job = None
     if user_txs:
         seed = compute_block_seed(chain_id, height, prev_app_hash, user_txs)
-        if deadline_s is None or empty_job is None:
+        if started is not None and not started.matches(seed, iterations, discriminant_bits):
+            started = None
+        with_deadline = deadline_s is not None and empty_job is not None
+        if started is None and not with_deadline:
             output: VdfOutput | None = prove(seed, iterations, discriminant_bits)
         else:
-            output = prove_with_deadline(seed, iterations, discriminant_bits, deadline_s)
+            job = started or ProveJob(seed, iterations, discriminant_bits)
+            output = job.result(deadline_s if with_deadline else None)
+            if output is None:
+                job.cancel()
         if output is not None:
             return BlockOrder(seed, output, iterations, tuple(order_txs(output.y, user_txs)))
     fallback = empty_job.result() if empty_job is not None else None

@@ -82,14 +82,15 @@ def build_proposal(
     *,
     deadline_s: float | None,
     empty_job: ProveJob | None = None,
+    started: ProveJob | None = None,
 ) -> list[bytes]:
     """The block's txs: the oracle tx (if any), then the VDF ordering of `user_txs` (already
     selected within the budget). A VDF that misses `deadline_s` yields a block without user
-    txs rather than no block."""
+    txs rather than no block. `started`: see `prepare_block_order`."""
     order = prepare_block_order(
         user_txs, chain_id=ctx.chain_id, height=ctx.height, prev_app_hash=ctx.prev_app_hash,
         iterations=ctx.vdf_iterations, discriminant_bits=ctx.vdf_discriminant_bits,
-        deadline_s=deadline_s, empty_job=empty_job)
+        deadline_s=deadline_s, empty_job=empty_job, started=started)
     return [*oracle, *order.txs()]
 
 

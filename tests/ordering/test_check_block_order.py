@@ -184,3 +184,24 @@ def test_empty_proposal_reuses_the_precomputed_evaluation() -> None:
         [], chain_id=CHAIN_ID, height=HEIGHT, prev_app_hash=PREV_APP_HASH,
         iterations=T, discriminant_bits=BITS, empty_job=stale)
     assert check(order.txs()).user_txs == ()
+
+
+def test_a_head_start_over_the_same_txs_is_used_and_one_over_others_ignored() -> None:
+    """A job started earlier over the block's user txs (in any order) gives the block its
+    output; one over another set, or another T, is not trusted and the VDF runs again."""
+    txs = user_txs(6)
+    seed = ordering.compute_block_seed(CHAIN_ID, HEIGHT, PREV_APP_HASH, txs[::-1])
+    started = ordering.ProveJob(seed, T, BITS)
+    order = ordering.prepare_block_order(
+        txs, chain_id=CHAIN_ID, height=HEIGHT, prev_app_hash=PREV_APP_HASH,
+        iterations=T, discriminant_bits=BITS, started=started)
+    assert order.output == started.result()
+    assert check(order.txs()).user_txs == order.user_txs
+    for other in (ordering.ProveJob(seed, T + 1, BITS),
+                  ordering.ProveJob(ordering.compute_block_seed(
+                      CHAIN_ID, HEIGHT, PREV_APP_HASH, txs[:5]), T, BITS)):
+        order = ordering.prepare_block_order(
+            txs, chain_id=CHAIN_ID, height=HEIGHT, prev_app_hash=PREV_APP_HASH,
+            iterations=T, discriminant_bits=BITS, started=other)
+        assert order.output != other.result()
+        assert check(order.txs()).user_txs == order.user_txs

@@ -117,9 +117,12 @@ def test_prove_with_a_missing_keep_alive_file_is_cancelled(tmp_path: Path) -> No
         ordering.prove(SEED, 50_000_000, BITS, keep_alive_path=str(tmp_path / "gone"))
 
 
-def test_prove_with_deadline_returns_none_when_late() -> None:
-    assert ordering.prove_with_deadline(SEED, 50_000_000, BITS, 0.05) is None
+def test_a_job_not_done_by_the_timeout_gives_none_and_can_be_stopped() -> None:
+    job = ordering.ProveJob(SEED, 50_000_000, BITS)
+    assert job.result(0.05) is None
+    job.cancel()
+    assert job.result(5) is None and job.done
 
 
-def test_prove_with_deadline_returns_the_output_when_in_time(output: ordering.VdfOutput) -> None:
-    assert ordering.prove_with_deadline(SEED, T, BITS, 120) == output
+def test_a_job_done_in_time_gives_the_output_of_prove(output: ordering.VdfOutput) -> None:
+    assert ordering.ProveJob(SEED, T, BITS).result(120) == output
