@@ -445,10 +445,10 @@ class OptioApp:
         """Begin-block work, the txs in order, end-block work, then the app hash.
 
         With `offload`, a long block's txs run in steps of `_FINALIZE_STEP` with the event
-        loop free in between, so that CheckTx of the txs arriving meanwhile (their signature
-        verification above all) overlaps this block's execution. Nothing else can touch the
-        block's state in between: CometBFT sends the next consensus request only after this
-        answer, and CheckTx works on its own check state."""
+        loop free in between, so that the signatures of the txs arriving meanwhile are verified
+        while this block executes; their stateful checks wait for its end and run against its
+        outcome (the next check state, chain/mempool.py). Nothing else can touch the block's
+        state in between: CometBFT sends the next consensus request only after this answer."""
         self._mempool.end_recheck()
         self._proposers.record(req.height, req.proposer_address)
         if self._head_start is not None:  # this height's proposal is decided: not needed
