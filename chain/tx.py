@@ -483,7 +483,7 @@ def build_send_tx(
     timeout_height: int = 0,
 ) -> bytes:
     """A signed single-send transaction from the key's own address; raw Tx bytes."""
-    sender = format_address(account_id_from_public_key(public_key_bytes(private_key)))
+    sender = signer_address(private_key)
     body = build_tx_body(
         chain_id=chain_id,
         nonce=nonce,

@@ -7,7 +7,6 @@ mempool list, including the cases where the mirror goes off script: txs the memp
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from pathlib import Path
@@ -57,9 +56,9 @@ class PlainNode:
 class MirrorNode:
     """The app as CometBFT drives it, with a model of CometBFT's mempool list."""
 
-    def __init__(self, path: Path, offload: bool = False) -> None:
+    def __init__(self, path: Path) -> None:
         self.store = Store(path)
-        self.app = OptioApp(self.store, offload=offload)
+        self.app = OptioApp(self.store)
         self.app.init_chain(abci_pb2.RequestInitChain(
             chain_id=CHAIN_ID, app_state_bytes=GENESIS, initial_height=1))
         self.mempool: list[bytes] = []
