@@ -363,9 +363,20 @@ class ABCIServer:
         if not isinstance(responses, list) or len(responses) != sum(
                 name == "check_tx" for name, _ in run):
             raise TypeError("app.check_tx_batch must return a list of one response per request")
+        # Apps answer most txs with one shared response object: frame it once per run.
+        framed: dict[int, bytes] = {}
+        frames = []
         answers = iter(responses)
-        return [_FLUSH_FRAME if name == "flush" else self._frame(route, "check_tx", next(answers))
-                for name, _ in run]
+        for name, _ in run:
+            if name == "flush":
+                frames.append(_FLUSH_FRAME)
+                continue
+            response = next(answers)
+            frame = framed.get(id(response))
+            if frame is None:
+                frame = framed[id(response)] = self._frame(route, "check_tx", response)
+            frames.append(frame)
+        return frames
 
     @staticmethod
     def _frame(route: _Route, name: str, response: object) -> bytes:

@@ -273,7 +273,7 @@ def process_msg_send(ws: WorkingState, msg: Send) -> Event:
         (
             ("sender", msg.from_address),
             ("recipient", msg.to_address),
-            ("amount", str(Coin(msg.denom, msg.amount))),
+            ("amount", f"{msg.amount}{msg.denom}"),  # str(Coin(...)), without the object
         ),
     )
 
@@ -313,7 +313,7 @@ def process_tx(
             (
                 ("signer", tx.signer),
                 ("nonce", str(tx.nonce)),
-                ("fee", str(Coin(FEE_DENOM, tx.fee))),
+                ("fee", f"{tx.fee}{FEE_DENOM}"),  # str(Coin(FEE_DENOM, fee)), without the object
             ),
         )
     ]

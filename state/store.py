@@ -29,6 +29,9 @@ from state.smt import TreeUpdater, Update, build_proof
 
 DEFAULT_NODE_CACHE_SIZE: Final = 500_000
 """Tree node records kept in memory (about 200 bytes each, so about 100 MB at most)."""
+DEFAULT_VALUE_CACHE_SIZE: Final = 200_000
+"""Committed values (or absences) kept in memory: every tx reads its accounts' records
+again in CheckTx, in the mempool replay and in FinalizeBlock (about 150 bytes each)."""
 
 
 class StaleWorkingStateError(Exception):
@@ -81,12 +84,36 @@ class _NodeCache:
             entries.update(written[len(written) - room :])
 
 
+class _ValueCache:
+    """Committed values by key, None for a key known absent: a pure cache of the value table.
+
+    Reads add what they fetch; each commit overwrites the entries of the keys it wrote, so
+    an entry is never stale. Past ``capacity`` entries the oldest half is dropped at the
+    next commit (reads are cheap to repeat; stale entries are impossible either way)."""
+
+    __slots__ = ("_capacity", "entries")
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self.entries: dict[bytes, bytes | None] = {}
+
+    def commit(self, staged: list[tuple[bytes, bytes | None]]) -> None:
+        entries = self.entries
+        entries.update(staged)
+        if len(entries) > self._capacity:
+            keep = list(entries.items())[len(entries) - self._capacity // 2:]
+            entries.clear()
+            entries.update(keep)
+
+
 class Store:
     """A node's authenticated state database (one LevelDB directory)."""
 
-    def __init__(self, path: str | os.PathLike[str], node_cache_size: int = DEFAULT_NODE_CACHE_SIZE) -> None:
+    def __init__(self, path: str | os.PathLike[str], node_cache_size: int = DEFAULT_NODE_CACHE_SIZE,
+                 value_cache_size: int = DEFAULT_VALUE_CACHE_SIZE) -> None:
         self._db = plyvel.DB(str(path), create_if_missing=True)
         self._cache = _NodeCache(node_cache_size)
+        self._values = _ValueCache(value_cache_size)
         raw_height = self._db.get(STORE_META_HEIGHT)
         self._height = int.from_bytes(raw_height, "big") if raw_height is not None else 0
         self._root: bytes = self._db.get(STORE_META_APP_HASH, EMPTY_HASH)
@@ -111,8 +138,11 @@ class Store:
 
     def get(self, key: bytes) -> bytes | None:
         """Committed value of ``key``."""
-        value: bytes | None = self._db.get(store_value_key(key))
-        return value
+        entries = self._values.entries
+        value = entries.get(key, _MISSING)
+        if value is _MISSING:
+            value = entries[key] = self._db.get(store_value_key(key))
+        return value  # type: ignore[return-value]
 
     def load_node(self, node: bytes) -> bytes:
         """Record of a committed tree node; KeyError when it is not stored."""
@@ -149,13 +179,15 @@ class Store:
             raise ValueError(f"commit height {height} is not above last height {self._height}")
         root = ws.app_hash()
         written, deleted = ws.tree_changes(root)
-        batch = self.build_commit_batch(ws, height, root, written, deleted)
+        staged = ws.staged_items()
+        batch = self.build_commit_batch(ws, height, root, written, deleted, staged)
         batch.write()
         self._height = height
         self._root = root
         self._generation += 1
         self.last_committed = ws
         self._cache.replace(deleted, written)
+        self._values.commit(staged)
         return root
 
     def build_commit_batch(
@@ -165,6 +197,7 @@ class Store:
         root: bytes,
         written: list[tuple[bytes, bytes]],
         deleted: list[bytes],
+        staged: list[tuple[bytes, bytes | None]] | None = None,
     ) -> plyvel.WriteBatch:
         """The single write batch of a commit: tree nodes, changed values, height, app hash.
 
@@ -175,7 +208,7 @@ class Store:
             batch.delete(store_node_key(node))
         for node, record in written:
             batch.put(store_node_key(node), record)
-        for key, value in ws.staged_items():
+        for key, value in ws.staged_items() if staged is None else staged:
             if value is None:
                 batch.delete(store_value_key(key))
             else:
@@ -245,7 +278,7 @@ class WorkingState:
 
     def get(self, key: bytes) -> bytes | None:
         """Current value of ``key`` (staged, else committed); None when absent."""
-        if self._generation != self._store.generation:
+        if self._generation != self._store._generation:  # (the field: a hot path)
             self.check_fresh()
         staged = self._staged.get(key, _MISSING)
         if staged is _MISSING:
@@ -265,7 +298,7 @@ class WorkingState:
         self._write(key, None)
 
     def _write(self, key: bytes, value: bytes | None) -> None:
-        if self._generation != self._store.generation:
+        if self._generation != self._store._generation:  # (the field: a hot path)
             self.check_fresh()
         staged = self._staged
         previous = staged.get(key, _MISSING)

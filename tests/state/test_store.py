@@ -441,6 +441,38 @@ def test_a_tiny_node_cache_changes_nothing_but_speed(tmp_path: Path) -> None:
         large.close()
 
 
+@settings(max_examples=30, deadline=None)
+@given(blocks=st.lists(st.dictionaries(st.binary(min_size=1, max_size=2),
+                                       st.one_of(st.none(), st.binary(min_size=1, max_size=3)),
+                                       max_size=12), min_size=1, max_size=6),
+       reads=st.lists(st.binary(min_size=1, max_size=2), max_size=20))
+def test_the_value_cache_never_serves_a_stale_value(tmp_path_factory, blocks, reads) -> None:
+    """Reads before and after each commit, through a 4-entry cache that overflows: every
+    committed read equals the database's value and the model's, and a reopened store agrees."""
+    path = tmp_path_factory.mktemp("vc")
+    store = Store(str(path), value_cache_size=4)
+    model: dict[bytes, bytes] = {}
+    try:
+        for height, writes in enumerate(blocks, start=1):
+            for key in reads + list(writes):
+                assert store.get(key) == model.get(key)
+            _commit(store, height, writes)
+            for key, value in writes.items():
+                if value is None:
+                    model.pop(key, None)
+                else:
+                    model[key] = value
+            for key in reads + list(writes):
+                assert store.get(key) == model.get(key)
+    finally:
+        store.close()
+    reopened = Store(str(path))
+    try:
+        assert all(reopened.get(key) == value for key, value in model.items())
+    finally:
+        reopened.close()
+
+
 iterate_ops = st.lists(
     st.tuples(
         st.sampled_from(["set", "delete", "iterate", "failed_tx"]), st.binary(max_size=2), st.binary(max_size=2)
