@@ -46,6 +46,7 @@ from functools import partial
 from typing import Final
 
 from abci.proto import abci_pb2, crypto_pb2
+from chain.ed25519_batch import SignatureBatch
 from chain.mempool import MempoolMirror
 from chain.oracle.extension import ExtensionError, decode_extension, encode_extension
 from chain.oracle.feeder import Feeder
@@ -93,6 +94,9 @@ ABCI_VERSION: Final[str] = "2.0.0"
 APP_VERSION: Final[int] = 1
 SOFTWARE_VERSION: Final[str] = "0.1.0"
 
+# The answer to every tx CheckTx accepts: one shared object, never mutated, so the ABCI
+# server frames it once per batch (abci/server.py).
+_CHECK_OK: Final = abci_pb2.ResponseCheckTx(code=0)
 _ACCEPT: Final[int] = abci_pb2.ResponseProcessProposal.ACCEPT
 _REJECT: Final[int] = abci_pb2.ResponseProcessProposal.REJECT
 # Decoded txs by raw bytes: a tx's signature is checked once (usually in CheckTx) and the
@@ -227,7 +231,7 @@ class OptioApp:
         """CheckTx of requests that arrived together (abci/server.py), answered in order.
 
         With `offload`, the signatures of the txs not decoded before are verified by worker
-        threads in compiled code that holds no GIL (chain/ed25519_batch.py), group by group,
+        threads, a batch per group, in native code that holds no GIL (chain/ed25519_batch.py),
         while this thread checks the groups already verified, in order, exactly as `check_tx`
         would (with the verdict), and serves the other connections (FinalizeBlock, say).
         While a stepwise FinalizeBlock runs, the checks wait for its end."""
@@ -239,8 +243,6 @@ class OptioApp:
     async def _check_after_verifying(
         self, reqs: Sequence[abci_pb2.RequestCheckTx]
     ) -> list[abci_pb2.ResponseCheckTx]:
-        from chain.ed25519_batch import SignatureBatch  # loads Numba: nodes only
-
         loop = asyncio.get_running_loop()
         if self._verifier is None:
             self._verifier = ThreadPoolExecutor(_VERIFY_THREADS, "optio-verify")
@@ -271,7 +273,7 @@ class OptioApp:
                 process_tx(ws, tx, height=height, params=self._params)
         except OptioError as exc:
             return abci_pb2.ResponseCheckTx(code=exc.code, log=exc.message, codespace=exc.codespace)
-        return abci_pb2.ResponseCheckTx(code=0)
+        return _CHECK_OK
 
     # --- consensus ----------------------------------------------------------------------
 

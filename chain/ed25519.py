@@ -1,37 +1,49 @@
-"""Public-key checks that ed25519 verification in `cryptography` does not make.
+"""ed25519 for every signature the chain checks: one rule, ZIP-215, and a key check.
 
-OpenSSL's ed25519 accepts public keys of small order (for example 32 zero
-bytes), for which a trivial signature verifies over any message. An account
-whose address came from such a key would be spendable by anyone, so these keys
-are refused outright. This module decodes the point (RFC 8032 §5.1.3) and checks
-that multiplying it by the cofactor 8 does not give the identity.
+**The rule.** Signatures are verified by the ZIP-215 rules, the rules CometBFT v0.38 applies to
+every signature it checks (curve25519-voi's `VerifyOptionsZIP_215`): S must be below the group
+order; A and R may be any encodings of curve points; the equation is cofactored,
+[8][S]B = [8]R + [8][k]A with k = SHA-512(R ‖ A ‖ M) over the bytes as given. Every RFC 8032
+signature passes it. Two things follow from using it everywhere:
+- vote extensions and commit signatures that CometBFT accepted are accepted here too (a
+  stricter check would let one Byzantine validator, signing with a mixed-order R, make every
+  honest proposal invalid);
+- a batch check agrees exactly with one-by-one checks (the cofactored equation has no
+  torsion component left for random coefficients to catch or miss), so nodes verifying
+  transactions in batches of any make-up reach the same verdicts (chain/ed25519_batch.py).
+The arithmetic is the `optio_ed25519` extension (chain/native/, the `ed25519-zebra` crate),
+built by the set-up script.
+
+**The key check.** Under these rules a public key of small order (for example 32 zero bytes)
+verifies a trivial signature over any message, so an account whose address came from such a
+key would be spendable by anyone: transaction keys must pass `is_valid_public_key`, which
+decodes the point strictly (RFC 8032 §5.1.3) and checks that multiplying it by the cofactor 8
+does not give the identity.
 """
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 
-from nacl.bindings import crypto_sign_open
-from nacl.exceptions import BadSignatureError
+try:
+    import optio_ed25519
+except ImportError as exc:  # pragma: no cover - a set-up error, not a code path
+    raise ImportError("the optio_ed25519 extension is not installed: run ./localnet/setup.sh "
+                      "(it builds chain/native with cargo)") from exc
 
 _P = 2**255 - 19
 _D = (-121665 * pow(121666, _P - 2, _P)) % _P
 _SQRT_M1 = pow(2, (_P - 1) // 4, _P)
 
 
-def _decode_point(encoded: bytes, *, permissive: bool = False) -> tuple[int, int] | None:
-    """Affine (x, y) of a 32-byte encoding, or None if it is not a curve point. Strict
-    decoding also refuses non-canonical encodings (y ≥ p, or x = 0 with the sign bit set);
-    `permissive` accepts them as ZIP-215 requires (y reduced mod p, the sign bit ignored
-    for x = 0)."""
+def _decode_point(encoded: bytes) -> tuple[int, int] | None:
+    """Affine (x, y) of a canonical 32-byte encoding, or None if it is not a curve point or
+    not canonical (y ≥ p, or x = 0 with the sign bit set)."""
     value = int.from_bytes(encoded, "little")
     sign = value >> 255
     y = value & ((1 << 255) - 1)
     if y >= _P:
-        if not permissive:
-            return None
-        y -= _P
+        return None
     u = (y * y - 1) % _P
     v = (_D * y * y + 1) % _P
     x = (u * pow(v, 3, _P) * pow(u * pow(v, 7, _P), (_P - 5) // 8, _P)) % _P
@@ -40,7 +52,7 @@ def _decode_point(encoded: bytes, *, permissive: bool = False) -> tuple[int, int
     if (v * x * x - u) % _P != 0:
         return None
     if x == 0 and sign:
-        return None if not permissive else (0, y)
+        return None
     if x & 1 != sign:
         x = _P - x
     return x, y
@@ -78,96 +90,6 @@ def is_valid_public_key(encoded: bytes) -> bool:
 
 
 def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    """RFC 8032 ed25519 verification with libsodium (PyNaCl).
-
-    libsodium is used rather than `cryptography`'s OpenSSL binding because verification is
-    the single largest cost of CheckTx: measured 40 µs against 70 µs per signature on the
-    project's machine. It also refuses non-canonical signatures (S ≥ L) and small-order keys.
-    Every node runs the same bundled libsodium, so acceptance is uniform across the network.
-    """
-    if len(signature) != 64 or len(public_key) != 32:
-        return False
-    try:
-        crypto_sign_open(signature + message, public_key)
-    except (BadSignatureError, ValueError):
-        return False
-    return True
-
-
-# --- ZIP-215: the verification rule CometBFT v0.38 applies to every signature --------------
-
-_L = 2**252 + 27742317777372353535851937790883648493
-_BASE_Y = 4 * pow(5, _P - 2, _P) % _P
-_ExtendedPoint = tuple[int, int, int, int]
-_IDENTITY: _ExtendedPoint = (0, 1, 1, 0)
-
-
-def _extended(point: tuple[int, int]) -> _ExtendedPoint:
-    x, y = point
-    return (x, y, 1, x * y % _P)
-
-
-def _add(p: _ExtendedPoint, q: _ExtendedPoint) -> _ExtendedPoint:
-    """Complete addition on ed25519 in extended coordinates (Hisil et al. 2008, a = -1)."""
-    x1, y1, z1, t1 = p
-    x2, y2, z2, t2 = q
-    a = (y1 - x1) * (y2 - x2) % _P
-    b = (y1 + x1) * (y2 + x2) % _P
-    c = 2 * _D * t1 * t2 % _P
-    d = 2 * z1 * z2 % _P
-    e, f, g, h = b - a, d - c, d + c, b + a
-    return (e * f % _P, g * h % _P, f * g % _P, e * h % _P)
-
-
-def _multiply(scalar: int, point: _ExtendedPoint) -> _ExtendedPoint:
-    result = _IDENTITY
-    while scalar:
-        if scalar & 1:
-            result = _add(result, point)
-        point = _add(point, point)
-        scalar >>= 1
-    return result
-
-
-def _negate(p: _ExtendedPoint) -> _ExtendedPoint:
-    x, y, z, t = p
-    return (-x % _P, y, z, -t % _P)
-
-
-@lru_cache(maxsize=1)
-def _base_point() -> _ExtendedPoint:
-    x, y = _decode_point(_BASE_Y.to_bytes(32, "little"))  # type: ignore[misc]
-    return _extended((x, y))
-
-
-def verify_zip215(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    """ed25519 verification by the ZIP-215 rules CometBFT v0.38 uses (curve25519-voi's
-    `VerifyOptionsZIP_215`): S must be below the group order; A and R may be non-canonical
-    encodings; the check is cofactored, [8]([S]B - R - [k]A) = 0, with k = SHA-512(R ‖ A ‖ M)
-    taken over the bytes as given. Slow pure-Python arithmetic (milliseconds): callers try the
-    strict, fast `verify_signature` first — every signature it accepts ZIP-215 accepts too."""
-    if len(public_key) != 32 or len(signature) != 64:
-        return False
-    s = int.from_bytes(signature[32:], "little")
-    if s >= _L:
-        return False
-    a_point = _decode_point(public_key, permissive=True)
-    r_point = _decode_point(signature[:32], permissive=True)
-    if a_point is None or r_point is None:
-        return False
-    k = int.from_bytes(hashlib.sha512(signature[:32] + public_key + message).digest(),
-                       "little") % _L
-    check = _add(_multiply(s, _base_point()),
-                 _negate(_add(_extended(r_point), _multiply(k, _extended(a_point)))))
-    x, y, z, _ = _multiply(8, check)
-    return x == 0 and y == z
-
-
-def verify_signature_as_cometbft(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    """Accept exactly the signatures CometBFT accepts (ZIP-215), fast for honest signers.
-
-    Consensus checks of signatures CometBFT already verified (vote extensions) must agree with
-    it exactly: a signature CometBFT accepts but a stricter check refuses would let one
-    validator make every honest proposal invalid."""
-    return verify_signature(public_key, signature, message) or verify_zip215(
-        public_key, signature, message)
+    """ed25519 verification by the ZIP-215 rules (module docstring); wrong lengths are False.
+    Releases the GIL while it verifies (about 30 µs)."""
+    return optio_ed25519.verify(public_key, signature, message)

@@ -37,7 +37,7 @@ from chain.canonical import (
     varint_field,
 )
 from chain.canonical import vote_sign_bytes as canonical_vote_sign_bytes
-from chain.ed25519 import verify_signature_as_cometbft
+from chain.ed25519 import verify_signature
 from chain.rpc import QueryResult, RPCClient
 from state import keys, proof
 from state.codec import encode_u64
@@ -133,8 +133,7 @@ def verify_signed_header(signed_header: dict[str, Any], validators: Sequence[Val
             raise ProofFailure("commit signatures are not in validator set order")
         message = vote_sign_bytes(header["chain_id"], int(commit["height"]),
                                   int(commit["round"]), commit["block_id"], sig["timestamp"])
-        if not verify_signature_as_cometbft(validator.pubkey, base64.b64decode(sig["signature"]),
-                                            message):
+        if not verify_signature(validator.pubkey, base64.b64decode(sig["signature"]), message):
             raise ProofFailure(f"bad signature of validator {validator.address.hex().upper()}")
         signed += validator.power
     if signed * 3 <= total * 2:

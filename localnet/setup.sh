@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up of a development machine: a project virtualenv with Optio
-# installed (editable, with test extras) and a pinned CometBFT v0.38 binary in
-# the project-local tools folder. Safe to run again; it skips work already done.
+# installed (editable, with test extras) and its native ed25519 extension (built
+# with cargo from chain/native), and a pinned CometBFT v0.38 binary in the
+# project-local tools folder. Safe to run again; it skips work already done.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,7 +30,25 @@ else
   log "python environment up to date"
 fi
 
-# 2. CometBFT, pinned, built once into .tools/bin.
+# 2. The ed25519 extension (chain/native: Rust, built by maturin with the locked crate
+#    versions). Rebuilt only when its sources changed since the last successful install.
+native="$ROOT/chain/native"
+stamp="$VENV/.optio-native.sha256"
+want="$(cat "$native/Cargo.toml" "$native/Cargo.lock" "$native/pyproject.toml" "$native"/src/*.rs | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+    PATH="$HOME/.cargo/bin:$PATH"
+  fi
+  command -v cargo >/dev/null || { log "error: Rust (cargo) is required to build chain/native"; exit 1; }
+  log "building the ed25519 extension (chain/native; about a minute the first time)"
+  CARGO_TARGET_DIR="$TOOLS/cargo-target" MATURIN_PEP517_ARGS="--locked" \
+    "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps "$native"
+  echo "$want" > "$stamp"
+else
+  log "ed25519 extension up to date"
+fi
+
+# 3. CometBFT, pinned, built once into .tools/bin.
 COMETBFT="$TOOLS/bin/cometbft"
 have=""
 if [ -x "$COMETBFT" ]; then

@@ -9,7 +9,7 @@ out zero values, so an empty extension and round 0 contribute no bytes at all.
 from __future__ import annotations
 
 from chain.canonical import vote_extension_sign_bytes
-from chain.ed25519 import verify_signature_as_cometbft
+from chain.ed25519 import verify_signature
 
 
 def is_valid_extension_signature(
@@ -18,5 +18,5 @@ def is_valid_extension_signature(
     """True if `signature` is `pub_key`'s signature of the extension's sign bytes by the rule
     CometBFT itself applied when it accepted the vote (ZIP-215): ProcessProposal must neither
     accept what CometBFT would refuse nor refuse what it accepted."""
-    return verify_signature_as_cometbft(
+    return verify_signature(
         pub_key, signature, vote_extension_sign_bytes(extension, height, round_, chain_id))

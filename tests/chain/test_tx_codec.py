@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chain.address import address_from_public_key, format_address
+from chain.ed25519 import verify_signature
 from chain.proto import tx_pb2
 from chain.tx import (
     SIGN_DOMAIN,
@@ -23,7 +24,13 @@ from chain.tx import (
     tx_hash,
 )
 from state.denoms import MAX_AMOUNT
-from state.errors import InvalidSignature, MalformedTx, NonCanonicalTx, OptioError
+from state.errors import (
+    InvalidPublicKey,
+    InvalidSignature,
+    MalformedTx,
+    NonCanonicalTx,
+    OptioError,
+)
 
 CHAIN = "optio-test-1"
 LIMIT = 1 << 20
@@ -94,6 +101,20 @@ def test_signature_covers_domain_tag_and_body() -> None:
     untagged = tx_pb2.Tx(body=body, pub_key=tx.pub_key, signature=key.sign(body))
     with pytest.raises(InvalidSignature):
         decode_tx(untagged.SerializeToString(), CHAIN, LIMIT)
+
+
+def test_small_order_key_is_refused_although_its_trivial_signature_verifies() -> None:
+    """Under ZIP-215 (chain/ed25519.py) the all-zero key, a point of order 4, verifies the
+    all-zero signature over any message: its account would be anyone's. decode_tx refuses
+    the key itself."""
+    zero_key = bytes(32)
+    sender = address_from_public_key(zero_key)
+    body = build_tx_body(chain_id=CHAIN, nonce=1,
+                         messages=[build_send_msg(sender, RECIPIENT, 1, "uusd")])
+    assert verify_signature(zero_key, bytes(64), SIGN_DOMAIN + body)
+    raw = tx_pb2.Tx(body=body, pub_key=zero_key, signature=bytes(64)).SerializeToString()
+    with pytest.raises(InvalidPublicKey):
+        decode_tx(raw, CHAIN, LIMIT)
 
 
 def _unknown_field() -> bytes:
