@@ -180,7 +180,7 @@ class Store:
         root = ws.app_hash()
         written, deleted = ws.tree_changes(root)
         staged = ws.staged_items()
-        batch = self.build_commit_batch(ws, height, root, written, deleted, staged)
+        batch = self.build_commit_batch(height, root, written, deleted, staged)
         batch.write()
         self._height = height
         self._root = root
@@ -192,14 +192,14 @@ class Store:
 
     def build_commit_batch(
         self,
-        ws: WorkingState,
         height: int,
         root: bytes,
         written: list[tuple[bytes, bytes]],
         deleted: list[bytes],
-        staged: list[tuple[bytes, bytes | None]] | None = None,
+        staged: list[tuple[bytes, bytes | None]],
     ) -> plyvel.WriteBatch:
-        """The single write batch of a commit: tree nodes, changed values, height, app hash.
+        """The single write batch of a commit: tree nodes, changed values (`staged`, the
+        WorkingState's `staged_items()`), height, app hash.
 
         Nodes the new tree no longer uses are deleted, so the DB holds one tree version.
         """
@@ -208,7 +208,7 @@ class Store:
             batch.delete(store_node_key(node))
         for node, record in written:
             batch.put(store_node_key(node), record)
-        for key, value in ws.staged_items() if staged is None else staged:
+        for key, value in staged:
             if value is None:
                 batch.delete(store_value_key(key))
             else:
