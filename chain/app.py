@@ -43,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Final
+from typing import Final, TypeVar
 
 from abci.proto import abci_pb2, crypto_pb2
 from chain.ed25519_batch import SignatureBatch
@@ -87,6 +87,9 @@ from state.staking import (
 from state.store import Store, WorkingState
 from state.params import KVState
 from state.validators import Validator, get_validator_set
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 log = logging.getLogger("optio.app")
 
@@ -330,7 +333,7 @@ class OptioApp:
         build = partial(build_proposal, ctx, oracle, chosen, deadline_s=self._vdf_deadline_s,
                         empty_job=self._empty_job, started=head and head.job)
         if self._offload:
-            return self._prepare_offloaded(req.height, build)
+            return self._in_thread(build, partial(self._proposed, req.height))
         return self._proposed(req.height, build())
 
     def _take_head_start(self, height: int, chosen: list[bytes]) -> _HeadStart | None:
@@ -367,10 +370,10 @@ class OptioApp:
         job = ProveJob(seed, self._params.vdf_iterations, self._params.vdf_discriminant_bits)
         self._head_start = _HeadStart(height, tuple(txs), job)
 
-    async def _prepare_offloaded(
-        self, height: int, build: Callable[[], list[bytes]]
-    ) -> abci_pb2.ResponsePrepareProposal:
-        return self._proposed(height, await asyncio.to_thread(build))
+    @staticmethod
+    async def _in_thread(work: Callable[[], _T], then: Callable[[_T], _R]) -> _R:
+        """`then(work())` with `work` in a worker thread (the VDF work of `offload`)."""
+        return then(await asyncio.to_thread(work))
 
     def _proposed(self, height: int, txs: list[bytes]) -> abci_pb2.ResponsePrepareProposal:
         self._own_proposal = (height, tuple(txs))
@@ -388,13 +391,8 @@ class OptioApp:
         ctx = self._proposal_context(req.height, self._store.working())
         check = partial(_check_or_rejection, ctx, req.txs, req.proposed_last_commit)
         if self._offload:
-            return self._process_offloaded(req.height, check)
+            return self._in_thread(check, partial(self._proposal_verdict, req.height))
         return self._proposal_verdict(req.height, check())
-
-    async def _process_offloaded(
-        self, height: int, check: Callable[[], BlockOrder | ProposalRejected]
-    ) -> abci_pb2.ResponseProcessProposal:
-        return self._proposal_verdict(height, await asyncio.to_thread(check))
 
     def _proposal_verdict(
         self, height: int, checked: BlockOrder | ProposalRejected
@@ -515,7 +513,7 @@ class OptioApp:
         """Work after the block's txs: unbonding maturity and validator-set changes, which
         CometBFT applies from height + 2 (state/staking.py)."""
         events, updates = process_staking_end_block(ws, req.height)
-        return [_abci_event(e) for e in events], updates
+        return [_fill_event(abci_pb2.Event(), e) for e in events], updates
 
     def commit(self, req: abci_pb2.RequestCommit) -> abci_pb2.ResponseCommit:
         if self._pending is None:
@@ -602,7 +600,7 @@ class OptioApp:
         beacon = finalized_beacon(ctx, req.txs)
         if beacon is not None:
             process_beacon(ws, beacon)
-        return [_abci_event(e) for e in events]
+        return [_fill_event(abci_pb2.Event(), e) for e in events]
 
     def _deliver(self, ws: WorkingState, raw: bytes, height: int,
                  result: abci_pb2.ExecTxResult) -> None:
@@ -617,9 +615,7 @@ class OptioApp:
             result.code, result.log, result.codespace = exc.code, exc.message, exc.codespace
             return
         for event in receipt.events:
-            target = result.events.add(type=event.type)
-            for key, value in event.attributes:
-                target.attributes.add(key=key, value=value, index=True)
+            _fill_event(result.events.add(), event)
 
 
 def _validator_of(update: abci_pb2.ValidatorUpdate) -> Validator:
@@ -634,8 +630,10 @@ def _validator_update(validator: Validator) -> abci_pb2.ValidatorUpdate:
         pub_key=crypto_pb2.PublicKey(ed25519=validator.pub_key), power=validator.power)
 
 
-def _abci_event(event: Event) -> abci_pb2.Event:
-    return abci_pb2.Event(
-        type=event.type,
-        attributes=[abci_pb2.EventAttribute(key=k, value=v, index=True) for k, v in event.attributes],
-    )
+def _fill_event(target: abci_pb2.Event, event: Event) -> abci_pb2.Event:
+    """`event` written into `target` (in place: tx results add theirs to the response),
+    every attribute indexed."""
+    target.type = event.type
+    for key, value in event.attributes:
+        target.attributes.add(key=key, value=value, index=True)
+    return target

@@ -21,11 +21,9 @@ still lie; any honest-set header it forges or app-hash it alters is caught.
 from __future__ import annotations
 
 import base64
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
 
 from chain.address import parse_address
 from chain.canonical import (

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from chain.address import format_address, parse_address
 from state import keys
 from state.codec import decode_u64, encode_u64
-from state.denoms import DENOMS, FEE_DENOM, MAX_AMOUNT, UOPT, Coin
+from state.denoms import DENOMS, FEE_DENOM, MAX_AMOUNT, UOPT, Coin, coin_text
 from state.errors import (
     FeeBelowMinimum,
     InsufficientFunds,
@@ -273,7 +273,7 @@ def process_msg_send(ws: WorkingState, msg: Send) -> Event:
         (
             ("sender", msg.from_address),
             ("recipient", msg.to_address),
-            ("amount", f"{msg.amount}{msg.denom}"),  # str(Coin(...)), without the object
+            ("amount", coin_text(msg.amount, msg.denom)),
         ),
     )
 
@@ -313,7 +313,7 @@ def process_tx(
             (
                 ("signer", tx.signer),
                 ("nonce", str(tx.nonce)),
-                ("fee", f"{tx.fee}{FEE_DENOM}"),  # str(Coin(FEE_DENOM, fee)), without the object
+                ("fee", coin_text(tx.fee, FEE_DENOM)),
             ),
         )
     ]

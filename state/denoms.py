@@ -24,6 +24,12 @@ def is_known_denom(denom: str) -> bool:
     return denom in DENOMS
 
 
+def coin_text(amount: int, denom: str) -> str:
+    """`100uusd`: how amounts appear in events and the CLI (`str(Coin)`), without building a
+    Coin on hot paths."""
+    return f"{amount}{denom}"
+
+
 @dataclass(frozen=True, slots=True)
 class Coin:
     """An amount of one denom, in micro-units."""
@@ -32,4 +38,4 @@ class Coin:
     amount: int
 
     def __str__(self) -> str:
-        return f"{self.amount}{self.denom}"
+        return coin_text(self.amount, self.denom)

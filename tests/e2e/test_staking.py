@@ -38,7 +38,7 @@ from localnet.evidence import (
 )
 from localnet.manager import Localnet, free_base_port
 from state.staking import STAKING_POOL_ID
-from tests.e2e.harness import common_app_hash, optio, optio_json, wait_until
+from tests.e2e.harness import optio, optio_json, wait_until
 
 pytestmark = pytest.mark.e2e
 
