@@ -131,6 +131,16 @@ class _HeadStart:
     job: ProveJob
 
 
+@dataclass(frozen=True, slots=True)
+class _Optimistic:
+    """A block executing since its ProcessProposal (`OptioApp._execute_optimistically`)."""
+
+    block: abci_pb2.RequestFinalizeBlock
+    """The FinalizeBlock request of this block, as CometBFT will send it if it is decided."""
+    ws: WorkingState
+    task: asyncio.Task[abci_pb2.ResponseFinalizeBlock]
+
+
 def _check_or_rejection(ctx: ProposalContext, txs: Sequence[bytes],
                         last_commit: abci_pb2.CommitInfo) -> BlockOrder | ProposalRejected:
     """`check_proposal`'s block order, or its rejection as a value (it may run in a worker
@@ -179,9 +189,13 @@ class OptioApp:
         self._pending: WorkingState | None = None
         self._pending_height = 0
         self._mempool = MempoolMirror(store, self._check_in)
-        # Set while a stepwise FinalizeBlock runs: CheckTx then waits with its stateful
-        # checks, so that they run once, against the block's outcome (chain/mempool.py).
+        # Set while a block executes in steps (FinalizeBlock or optimistically, and until
+        # an optimistic execution is decided): CheckTx then waits with its stateful checks,
+        # so that they run once, against the block's outcome (chain/mempool.py). `_holds`
+        # counts who holds them (`_hold_checks`).
         self._executing: asyncio.Event | None = None
+        self._holds = 0
+        self._optimistic: _Optimistic | None = None
         self._decoded: OrderedDict[bytes, SignedTx] = OrderedDict()
         self._verifier: ThreadPoolExecutor | None = None
         self._chain_id: str | None = None
@@ -385,18 +399,21 @@ class OptioApp:
         """Injected txs (oracle votes and signatures, VDF proof and order: every check is
         listed in chain/oracle/proposal.py), then the shared validity function on each user
         tx. Reads only the block and the last committed state. A block this node proposed
-        itself from the same state is accepted without checking it again."""
+        itself from the same state is accepted without checking it again. An accepted block
+        starts executing at once (`_execute_optimistically`)."""
         if self._own_proposal == (req.height, tuple(req.txs)):
+            self._execute_optimistically(req)
             return abci_pb2.ResponseProcessProposal(status=_ACCEPT)
         ctx = self._proposal_context(req.height, self._store.working())
         check = partial(_check_or_rejection, ctx, req.txs, req.proposed_last_commit)
         if self._offload:
-            return self._in_thread(check, partial(self._proposal_verdict, req.height))
-        return self._proposal_verdict(req.height, check())
+            return self._in_thread(check, partial(self._proposal_verdict, req))
+        return self._proposal_verdict(req, check())
 
     def _proposal_verdict(
-        self, height: int, checked: BlockOrder | ProposalRejected
+        self, req: abci_pb2.RequestProcessProposal, checked: BlockOrder | ProposalRejected
     ) -> abci_pb2.ResponseProcessProposal:
+        height = req.height
         if isinstance(checked, ProposalRejected):
             log.warning("rejecting proposal at height %d: %s", height, checked)
             return abci_pb2.ResponseProcessProposal(status=_REJECT)
@@ -407,6 +424,7 @@ class OptioApp:
                 log.warning("rejecting proposal at height %d: tx %d invalid: %s",
                             height, index, exc.message)
                 return abci_pb2.ResponseProcessProposal(status=_REJECT)
+        self._execute_optimistically(req)
         return abci_pb2.ResponseProcessProposal(status=_ACCEPT)
 
     def extend_vote(self, req: abci_pb2.RequestExtendVote) -> abci_pb2.ResponseExtendVote:
@@ -444,47 +462,84 @@ class OptioApp:
     ) -> abci_pb2.ResponseFinalizeBlock | Awaitable[abci_pb2.ResponseFinalizeBlock]:
         """Begin-block work, the txs in order, end-block work, then the app hash.
 
-        With `offload`, a long block's txs run in steps of `_FINALIZE_STEP` with the event
-        loop free in between, so that the signatures of the txs arriving meanwhile are verified
-        while this block executes; their stateful checks wait for its end and run against its
-        outcome (the next check state, chain/mempool.py). Nothing else can touch the block's
-        state in between: CometBFT sends the next consensus request only after this answer."""
+        A block this node already executes optimistically (since its ProcessProposal:
+        `_execute_optimistically`) is not executed again: the answer is that execution's,
+        awaited if it is still running. Otherwise, with `offload`, a long block's txs run in
+        steps of `_FINALIZE_STEP` with the event loop free in between, so that the signatures
+        of the txs arriving meanwhile are verified while this block executes. Either way
+        their stateful checks wait for the end of the block and run against its outcome (the
+        next check state, chain/mempool.py). Nothing else can touch the block's state in
+        between: CometBFT sends the next consensus request only after this answer."""
         self._mempool.end_recheck()
         self._proposers.record(req.height, req.proposer_address)
         if self._head_start is not None:  # this height's proposal is decided: not needed
             self._head_start.job.cancel()
             self._head_start = None
+        optimistic = self._take_optimistic(req)
+        if optimistic is not None:
+            if optimistic.task.done():
+                return self._decided(optimistic.ws, req, optimistic.task.result())
+            return self._decided_when_executed(optimistic, req)
         ws = self._pending if self._pending is not None else self._store.working()
+        if self._offload and len(req.txs) > _FINALIZE_STEP:
+            return self._finalize_in_steps(ws, req)
+        return self._decided(ws, req, self._execute(ws, req))
+
+    async def _finalize_in_steps(
+        self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock
+    ) -> abci_pb2.ResponseFinalizeBlock:
+        # _decided runs before any waiting check does: no turn of the loop in between.
+        return self._decided(ws, req, await self._execute_in_steps(ws, req))
+
+    async def _decided_when_executed(
+        self, optimistic: _Optimistic, req: abci_pb2.RequestFinalizeBlock
+    ) -> abci_pb2.ResponseFinalizeBlock:
+        self._hold_checks()  # past the end of the execution, until the block is decided
+        try:
+            response = await optimistic.task
+            return self._decided(optimistic.ws, req, response)
+        finally:
+            self._release_checks()
+
+    def _execute(
+        self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock
+    ) -> abci_pb2.ResponseFinalizeBlock:
+        """Execute the block `req` on `ws` (the state after height − 1): its answer."""
+        response = self._begin_execution(ws, req)
+        for raw in req.txs:
+            self._deliver(ws, raw, req.height, response.tx_results.add())
+        return self._end_execution(ws, req, response)
+
+    async def _execute_in_steps(
+        self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock
+    ) -> abci_pb2.ResponseFinalizeBlock:
+        """`_execute` in steps of `_FINALIZE_STEP` txs, with a turn of the event loop between
+        two; CheckTx's stateful checks wait meanwhile."""
+        self._hold_checks()
+        try:
+            response = self._begin_execution(ws, req)
+            for start in range(0, len(req.txs), _FINALIZE_STEP):
+                if start:
+                    await asyncio.sleep(0)
+                for raw in req.txs[start:start + _FINALIZE_STEP]:
+                    self._deliver(ws, raw, req.height, response.tx_results.add())
+            return self._end_execution(ws, req, response)
+        finally:
+            self._release_checks()
+
+    def _begin_execution(
+        self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock
+    ) -> abci_pb2.ResponseFinalizeBlock:
+        """The block header, then begin-block work; the response its txs' results go into."""
         time_ns = req.time.seconds * NANOS_PER_SECOND + req.time.nanos
         process_block_header(ws, BlockHeader(height=req.height, time_ns=time_ns))
         events = self._begin_block(ws, req)
         events += process_staking_begin_block(ws, req)  # rewards, evidence, liveness
         # Results are written into the response in place: building each ExecTxResult apart
         # and copying it in costs twice as much.
-        response = abci_pb2.ResponseFinalizeBlock(events=events)
-        if self._offload and len(req.txs) > _FINALIZE_STEP:
-            return self._finalize_in_steps(ws, req, response)
-        for raw in req.txs:
-            self._deliver(ws, raw, req.height, response.tx_results.add())
-        return self._end_finalize(ws, req, response)
+        return abci_pb2.ResponseFinalizeBlock(events=events)
 
-    async def _finalize_in_steps(
-        self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock,
-        response: abci_pb2.ResponseFinalizeBlock,
-    ) -> abci_pb2.ResponseFinalizeBlock:
-        executing = self._executing = asyncio.Event()
-        try:
-            for start in range(0, len(req.txs), _FINALIZE_STEP):
-                if start:
-                    await asyncio.sleep(0)
-                for raw in req.txs[start:start + _FINALIZE_STEP]:
-                    self._deliver(ws, raw, req.height, response.tx_results.add())
-            return self._end_finalize(ws, req, response)
-        finally:
-            self._executing = None
-            executing.set()
-
-    def _end_finalize(
+    def _end_execution(
         self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock,
         response: abci_pb2.ResponseFinalizeBlock,
     ) -> abci_pb2.ResponseFinalizeBlock:
@@ -494,12 +549,71 @@ class OptioApp:
             if not is_supply_conserved(ws):
                 raise RuntimeError(f"invariant broken at height {req.height}: supply not conserved")
             check_staking_invariants(ws, req.height)
-        self._pending = ws
-        self._pending_height = req.height
         response.app_hash = ws.app_hash()
         response.validator_updates.extend(_validator_update(v) for v in updates)
+        return response
+
+    def _decided(
+        self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock,
+        response: abci_pb2.ResponseFinalizeBlock,
+    ) -> abci_pb2.ResponseFinalizeBlock:
+        """Block `req`, executed on `ws`, is decided: Commit persists `ws`, and CheckTx checks
+        against its outcome from now on."""
+        self._pending = ws
+        self._pending_height = req.height
         self._mempool.after_block(ws, req.height, req.txs)
         return response
+
+    # --- optimistic execution -----------------------------------------------------------
+
+    def _execute_optimistically(self, req: abci_pb2.RequestProcessProposal) -> None:
+        """With `offload`, start executing a block this node accepts, before it is decided
+        (the Cosmos SDK's optimistic execution): in steps on the event loop, on a working
+        state of its own, while prevotes and precommits travel. FinalizeBlock of the same
+        block then only waits for what is left; FinalizeBlock of another block (decided in a
+        later round) discards it. Nothing of it reaches the node before it is decided: the
+        check state and the pending state change only in `_decided`."""
+        self._discard_optimistic()
+        # The first block executes on InitChain's state, kept in `_pending` until its
+        # commit: that one is not executed ahead.
+        if not self._offload or self._pending is not None:
+            return
+        block = _finalize_request(req)
+        ws = self._store.working()
+        task = asyncio.get_running_loop().create_task(self._execute_in_steps(ws, block))
+        self._optimistic = _Optimistic(block, ws, task)
+
+    def _take_optimistic(self, req: abci_pb2.RequestFinalizeBlock) -> _Optimistic | None:
+        """The optimistic execution of exactly the block `req`, or None (any other is dropped)."""
+        optimistic = self._optimistic
+        if optimistic is not None and optimistic.block == req:
+            self._optimistic = None
+            return optimistic
+        self._discard_optimistic()
+        return None
+
+    def _discard_optimistic(self) -> None:
+        optimistic, self._optimistic = self._optimistic, None
+        if optimistic is None:
+            return
+        task = optimistic.task
+        if task.done():
+            task.result()  # an execution that raised is a bug, whichever block is decided
+        else:
+            task.cancel()  # it stops at its next step; its working state is dropped
+        log.debug("optimistic execution of block %d dropped", optimistic.block.height)
+
+    def _hold_checks(self) -> None:
+        """CheckTx's stateful checks wait from now until the matching `_release_checks`."""
+        self._holds += 1
+        if self._executing is None:
+            self._executing = asyncio.Event()
+
+    def _release_checks(self) -> None:
+        self._holds -= 1
+        if self._holds == 0 and self._executing is not None:
+            self._executing.set()
+            self._executing = None
 
     def _begin_block(
         self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock
@@ -616,6 +730,16 @@ class OptioApp:
             return
         for event in receipt.events:
             _fill_event(result.events.add(), event)
+
+
+def _finalize_request(req: abci_pb2.RequestProcessProposal) -> abci_pb2.RequestFinalizeBlock:
+    """The FinalizeBlock request CometBFT sends if the proposed block `req` is decided: the
+    same fields (v0.38 builds the decided last commit from the block exactly as it built the
+    proposed one); FinalizeBlock compares the whole request before using the execution."""
+    return abci_pb2.RequestFinalizeBlock(
+        txs=req.txs, decided_last_commit=req.proposed_last_commit, misbehavior=req.misbehavior,
+        hash=req.hash, height=req.height, time=req.time,
+        next_validators_hash=req.next_validators_hash, proposer_address=req.proposer_address)
 
 
 def _validator_of(update: abci_pb2.ValidatorUpdate) -> Validator:

@@ -5,10 +5,13 @@ safety of Commit/Info, and shadow nodes that must reach the same app hash (STYLE
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import inspect
 import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -272,6 +275,157 @@ def test_stepwise_finalize_block_with_checktx_in_between_answers_as_in_one_go(
     assert checked == [0, 0, 0]
     stepwise.app.commit(abci_pb2.RequestCommit())
     assert stepwise.info().last_block_app_hash == expected.app_hash
+
+
+def proposal(node: Node, height: int, txs: list[bytes]) -> abci_pb2.RequestProcessProposal:
+    """An honest proposal at `height`, right after the node's last commit, carrying `txs`,
+    with the header fields CometBFT fills in."""
+    params = get_params(node.app._mempool.state)
+    block = prepare_block_order(txs, chain_id=CHAIN_ID, height=height,
+                                prev_app_hash=node.info().last_block_app_hash,
+                                iterations=params.vdf_iterations,
+                                discriminant_bits=params.vdf_discriminant_bits).txs()
+    request = abci_pb2.RequestProcessProposal(
+        txs=block, height=height, hash=hashlib.sha256(b"".join(block)).digest(),
+        proposer_address=bytes(20), next_validators_hash=bytes(32))
+    request.time.seconds = 1_700_000_000 + height
+    return request
+
+
+def decided(block: abci_pb2.RequestProcessProposal) -> abci_pb2.RequestFinalizeBlock:
+    """The FinalizeBlock request of `block` once decided (CometBFT v0.38 state/execution.go
+    fills both from the same block)."""
+    return abci_pb2.RequestFinalizeBlock(
+        txs=block.txs, height=block.height, hash=block.hash, time=block.time,
+        proposer_address=block.proposer_address, decided_last_commit=block.proposed_last_commit,
+        misbehavior=block.misbehavior, next_validators_hash=block.next_validators_hash)
+
+
+async def answered(answer: Any) -> Any:
+    return await answer if inspect.isawaitable(answer) else answer
+
+
+async def loop_turns(count: int = 50) -> None:
+    for _ in range(count):
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+def optimistic_pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Node, Node]]:
+    """(reference, node): `node` is an ABCI-server node (`offload`) executing in steps of 2
+    txs, `reference` executes at FinalizeBlock; both past block 1."""
+    monkeypatch.setattr(chain.app, "_FINALIZE_STEP", 2)
+    reference, node = Node(tmp_path / "reference"), Node(tmp_path / "node")
+    node.app = OptioApp(node.store, check_invariants=True, offload=True)
+    for n in (reference, node):
+        n.init_chain()
+        n.block(1, [])
+    yield reference, node
+    for n in (reference, node):
+        n.close()
+
+
+BLOCK_2 = [send(0, 1, 5), send(1, 1, 10**15), send(2, 1, 7), send(0, 2, 9), send(0, 2, 1)]
+
+
+def test_an_accepted_block_executes_before_it_is_decided_and_finalize_block_answers_with_it(
+    optimistic_pair: tuple[Node, Node],
+) -> None:
+    reference, node = optimistic_pair
+    block = proposal(node, 2, BLOCK_2)
+    expected = reference.app.finalize_block(decided(block))
+
+    async def scenario() -> abci_pb2.ResponseFinalizeBlock | Any:
+        assert (await answered(node.app.process_proposal(block))).status == ACCEPT
+        await loop_turns()  # the prevote and precommit rounds
+        return node.app.finalize_block(decided(block))
+
+    answer = asyncio.run(scenario())
+    assert not inspect.isawaitable(answer)  # nothing left to execute
+    assert answer == expected
+    # In VDF order: one of the two txs with nonce 2 is a replay, the 10**15 one overspends.
+    assert sorted(r.code for r in answer.tx_results) == [0, 0, 0, 0, 31, 35]
+    for n in (reference, node):
+        n.app.commit(abci_pb2.RequestCommit())
+    assert node.info().last_block_app_hash == reference.info().last_block_app_hash
+
+
+def test_finalize_block_still_executing_optimistically_waits_for_the_execution(
+    optimistic_pair: tuple[Node, Node],
+) -> None:
+    reference, node = optimistic_pair
+    block = proposal(node, 2, BLOCK_2)
+    expected = reference.app.finalize_block(decided(block))
+
+    async def scenario() -> abci_pb2.ResponseFinalizeBlock:
+        await answered(node.app.process_proposal(block))
+        await asyncio.sleep(0)  # one step done: the precommits came fast
+        answer = node.app.finalize_block(decided(block))
+        assert inspect.isawaitable(answer)
+        return await answer
+
+    assert asyncio.run(scenario()) == expected
+
+
+def test_a_block_decided_in_a_later_round_discards_the_optimistic_execution(
+    optimistic_pair: tuple[Node, Node],
+) -> None:
+    """Round 0's block is accepted and executes; round 1 decides another one. Nothing of the
+    first reaches the node: same answer and app hash as the reference, and the check state
+    is the decided block's."""
+    reference, node = optimistic_pair
+    round_0 = proposal(node, 2, [send(0, 1, 5), send(1, 1, 6)])
+    round_1 = proposal(node, 2, [send(2, 1, 7)])
+    expected = reference.app.finalize_block(decided(round_1))
+
+    async def scenario(settle: int) -> abci_pb2.ResponseFinalizeBlock:
+        await answered(node.app.process_proposal(round_0))
+        await loop_turns(settle)
+        return await answered(node.app.finalize_block(decided(round_1)))
+
+    assert asyncio.run(scenario(settle=1)) == expected
+    for n in (reference, node):
+        n.app.commit(abci_pb2.RequestCommit())
+    assert node.info().last_block_app_hash == reference.info().last_block_app_hash
+    # Block 3: round 0 executes to the end before round 1's block is decided.
+    round_0, round_1 = proposal(node, 3, [send(0, 1, 5)]), proposal(node, 3, [send(1, 1, 6)])
+    expected = reference.app.finalize_block(decided(round_1))
+    assert asyncio.run(scenario(settle=50)) == expected
+    for n in (reference, node):
+        n.app.commit(abci_pb2.RequestCommit())
+    assert node.info().last_block_app_hash == reference.info().last_block_app_hash
+    # The nonce of round 0's tx is free again on the node, as on the reference.
+    again = abci_pb2.RequestCheckTx(tx=send(0, 1, 5))
+    assert node.app.check_tx(again).code == reference.app.check_tx(again).code == 0
+
+
+def test_checktx_around_an_optimistic_execution_answers_as_without_it(
+    optimistic_pair: tuple[Node, Node],
+) -> None:
+    """CheckTx arriving while a block executes ahead waits for the execution, then checks
+    against the state before the block (the block is not decided yet), as a node without
+    optimistic execution would; the recheck after the commit gives the same answers too."""
+    reference, node = optimistic_pair
+    block = proposal(node, 2, BLOCK_2)
+    arriving = [send(0, 1, 5), send(0, 3, 1), send(1, 2, 10**15), send(2, 2, 4)]
+    requests = [abci_pb2.RequestCheckTx(tx=tx) for tx in arriving]
+    expected_checks = [reference.app.check_tx(r) for r in requests]
+    reference.app.finalize_block(decided(block))
+    reference.app.commit(abci_pb2.RequestCommit())
+    rechecks = [abci_pb2.RequestCheckTx(tx=tx, type=abci_pb2.RECHECK) for tx in arriving]
+    expected_rechecks = [reference.app.check_tx(r) for r in rechecks]
+
+    async def scenario() -> list[abci_pb2.ResponseCheckTx]:
+        await answered(node.app.process_proposal(block))
+        checks = await answered(node.app.check_tx_batch(requests))
+        await answered(node.app.finalize_block(decided(block)))
+        return checks
+
+    assert asyncio.run(scenario()) == expected_checks
+    node.app.commit(abci_pb2.RequestCommit())
+    assert [node.app.check_tx(r) for r in rechecks] == expected_rechecks
+    assert [a.code for a in expected_rechecks] == [31, 0, 35, 0]
+    assert node.info().last_block_app_hash == reference.info().last_block_app_hash
 
 
 def test_balance_query_carries_a_proof_against_the_committed_app_hash(nodes: list[Node]) -> None:
