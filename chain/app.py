@@ -7,7 +7,10 @@ Block lifecycle (DESIGN §2) and where state lives between calls:
   `init_chain` again (Info then still reports height 0).
 - `finalize_block` executes the block's txs on the pending state (each tx in its own
   `ws.transaction()`, so a failing tx leaves no trace) and returns the app hash. Nothing is
-  written to disk here.
+  written to disk here. Under the ABCI server a block accepted in `process_proposal` has
+  usually been executed already, on a working state of its own, while the votes travelled
+  (optimistic execution, `_execute_optimistically`); FinalizeBlock of exactly that block takes
+  its result, any other block discards it.
 - `commit` writes state, height and app hash in one atomic LevelDB batch (`Store.commit`).
 - CheckTx works on its own check state, kept by `chain/mempool.MempoolMirror`: from the end
   of FinalizeBlock it is an overlay of the finalized block's state with the txs left in the
@@ -63,7 +66,7 @@ from chain.ordering import BlockOrder, ProveJob, compute_block_seed, compute_see
 from chain.proposers import ProposerForecast
 from chain.query import answer_query
 from chain.staking_block import process_staking_begin_block
-from chain.tx import SignedTx, decode_tx, signature_claim
+from chain.tx import Send, SignedTx, decode_tx, signature_claim
 from genesis.process import process_genesis
 from genesis.schema import AppGenesis
 from state.accounts import is_supply_conserved, process_tx
@@ -188,7 +191,7 @@ class OptioApp:
         self._check_invariants = check_invariants
         self._pending: WorkingState | None = None
         self._pending_height = 0
-        self._mempool = MempoolMirror(store, self._check_in)
+        self._mempool = MempoolMirror(store, self._check_in, self._is_replayable)
         # Set while a block executes in steps (FinalizeBlock or optimistically, and until
         # an optimistic execution is decided): CheckTx then waits with its stateful checks,
         # so that they run once, against the block's outcome (chain/mempool.py). `_holds`
@@ -291,6 +294,13 @@ class OptioApp:
         except OptioError as exc:
             return abci_pb2.ResponseCheckTx(code=exc.code, log=exc.message, codespace=exc.codespace)
         return _CHECK_OK
+
+    def _is_replayable(self, raw: bytes) -> bool:
+        """Whether the check of `raw` (which passed) is a function of the state alone: plain
+        transfers without a timeout height (chain/mempool.py replays those by their reads)."""
+        tx = self._decoded.get(raw)
+        return (tx is not None and tx.timeout_height == 0
+                and all(type(message) is Send for message in tx.messages))
 
     # --- consensus ----------------------------------------------------------------------
 

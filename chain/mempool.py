@@ -9,7 +9,15 @@ is always the one committed, so the new state is known as soon as FinalizeBlock 
 
 So `after_block` starts the next check state right there, as an overlay of the finalized
 block's state (`WorkingState.overlay`), replays onto it the txs left in the mempool and keeps
-each answer; txs arriving from then on are checked against it as well. At Commit the overlay
+each answer; txs arriving from then on are checked against it as well.
+
+Most of that replay is not run again. Every check is traced (`WorkingState.traced`): the keys
+it read, the values it wrote, the counters it added to (the fee pool). A tx left in the
+mempool whose check read no key that changed since — written by the block, by a mempool tx
+the block took, or by a tx re-checked just before it with another outcome — reads the same
+values again, so its check gives the same answer and the same writes: those are applied
+without checking. The rest are checked for real. Only txs whose check the app declares a
+function of the state alone (`replayable`: no height in it) take the short way. At Commit the overlay
 is rebased onto the committed state (the same content) and the recheck that follows only
 confirms that CometBFT sends the txs expected, in the order expected, and returns the answers
 kept. Anything else — a tx the mirror does not expect next (CometBFT dropped one because the
@@ -24,6 +32,7 @@ those of a plain recheck, in every case.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from abci.proto import abci_pb2
 from state.store import Store, WorkingState
@@ -32,18 +41,39 @@ CheckFn = Callable[[WorkingState, int, bytes, "bool | None"], abci_pb2.ResponseC
 """(check state, height, raw tx, signature verdict or None) -> CheckTx answer; a passing tx
 leaves its writes in the check state."""
 
+ReplayableFn = Callable[[bytes], bool]
+"""Whether the check of a tx that passed depends on nothing but the state it read (not on the
+height, say), so that the same reads give the same answer and writes at any height."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A passing check of one mempool tx, as traced."""
+
+    response: abci_pb2.ResponseCheckTx
+    reads: frozenset[bytes]
+    writes: tuple[tuple[bytes, bytes | None], ...]
+    """Each written key with its value after the tx (None: deleted)."""
+    added: tuple[tuple[bytes, int], ...]
+    replayable: bool
+
+    def touched(self) -> set[bytes]:
+        return {key for key, _ in self.writes} | {key for key, _ in self.added}
+
 
 class MempoolMirror:
     """The check state of CheckTx and what the app knows of CometBFT's mempool list."""
 
-    def __init__(self, store: Store, check: CheckFn) -> None:
+    def __init__(self, store: Store, check: CheckFn, replayable: ReplayableFn) -> None:
         self._store = store
-        self._check = check
+        self._check_fn = check
+        self._replayable = replayable
         self.state = store.working()
         # The height the txs are checked for: the block after the state's.
         self.height = store.last_height + 1
-        # Txs believed in CometBFT's mempool, in its order (dict: ordered, fast removal).
-        self._txs: dict[bytes, None] = {}
+        # Txs believed in CometBFT's mempool, in its order (dict: ordered, fast removal), with
+        # their last check; None for a tx whose check is not known (it is checked again).
+        self._txs: dict[bytes, _Checked | None] = {}
         # From after_block to the end of the recheck: the answers the recheck should give,
         # in order, checked on `state`; None when there is nothing prepared.
         self._expected: list[tuple[bytes, abci_pb2.ResponseCheckTx]] | None = None
@@ -60,9 +90,9 @@ class MempoolMirror:
     def check(self, raw: bytes, signature_valid: bool | None = None) -> abci_pb2.ResponseCheckTx:
         """A new tx (CheckTx of type NEW)."""
         self.end_recheck()
-        response = self._check(self.state, self.height, raw, signature_valid)
-        if response.code == 0:
-            self._txs[raw] = None
+        response, checked = self._check(raw, signature_valid)
+        if checked is not None:
+            self._txs[raw] = checked
             if self._expected is not None:
                 self._expected.append((raw, response))
         return response
@@ -71,7 +101,7 @@ class MempoolMirror:
         """A RECHECK CheckTx: the answer prepared for it, or a real check once off script."""
         passed = self._passed
         if passed is None:  # not after a commit: nothing to track
-            return self._check(self.state, self.height, raw, None)
+            return self._check(raw, None)[0]
         expected = self._expected
         if expected is not None and self._cursor < len(expected) and expected[self._cursor][0] == raw:
             response = expected[self._cursor][1]
@@ -79,7 +109,8 @@ class MempoolMirror:
         else:
             if expected is not None:
                 self._rebuild(passed)
-            response = self._check(self.state, self.height, raw, None)
+            response, checked = self._check(raw, None)
+            self._txs[raw] = checked
         if response.code == 0:
             passed.append(raw)
         return response
@@ -92,18 +123,38 @@ class MempoolMirror:
             return
         if self._expected is not None and self._cursor < len(self._expected):
             self._rebuild(passed)  # some expected txs were not in CometBFT's mempool
-        self._txs = dict.fromkeys(passed)
+        known = self._txs
+        self._txs = {raw: known.get(raw) for raw in passed}
         self._expected, self._passed = None, None
 
     def after_block(self, block_state: WorkingState, height: int, block_txs: Iterable[bytes]) -> None:
         """FinalizeBlock of `height` ended with `block_state`: check against it from now on,
         and prepare the answers of the recheck that follows its commit."""
         self.end_recheck()
+        # Keys whose value may differ from what the txs left read when they were checked.
+        changed = block_state.staged_keys()
         for raw in block_txs:
-            self._txs.pop(raw, None)
+            if raw in self._txs:
+                gone = self._txs.pop(raw)
+                changed |= gone.touched() if gone is not None else set()
         self.state, self.height = block_state.overlay(), height + 1
-        self._expected = [(raw, self._check(self.state, self.height, raw, None))
-                          for raw in self._txs]
+        self._expected = []
+        unknown = False  # a tx whose earlier writes are not known was checked again
+        for raw, before in self._txs.items():
+            if (before is not None and before.replayable and not unknown
+                    and before.reads.isdisjoint(changed)):
+                self._apply(before)
+                response: abci_pb2.ResponseCheckTx = before.response
+            else:
+                response, after = self._check(raw, None)
+                self._txs[raw] = after
+                if before is None:
+                    unknown = True
+                else:
+                    changed |= before.touched()
+                if after is not None:
+                    changed |= after.touched()
+            self._expected.append((raw, response))
 
     def after_commit(self) -> None:
         """The store committed: keep the prepared check state if it was built on the block
@@ -124,5 +175,35 @@ class MempoolMirror:
         failing tx leaves no trace, so they alone rebuild it); real checks from now on."""
         self.state = self._store.working()
         for raw in passed:
-            self._check(self.state, self.height, raw, None)
+            self._txs[raw] = self._check(raw, None)[1]
         self._expected = None
+
+    def _check(self, raw: bytes,
+               signature_valid: bool | None) -> tuple[abci_pb2.ResponseCheckTx, _Checked | None]:
+        """Check `raw` on the check state, traced: the answer, and the check if it passed."""
+        with self.state.traced() as footprint:
+            response = self._check_fn(self.state, self.height, raw, signature_valid)
+        if response.code != 0:
+            return response, None
+        get = self.state.get
+        return response, _Checked(
+            response=response,
+            reads=frozenset(footprint.reads),
+            writes=tuple((key, get(key)) for key in footprint.written),
+            added=tuple(footprint.added.items()),
+            # A key both set and added to is written whole: its value would count the
+            # addition twice; reads by iteration are not traced key by key.
+            replayable=(footprint.exhaustive and footprint.written.isdisjoint(footprint.added)
+                        and self._replayable(raw)),
+        )
+
+    def _apply(self, checked: _Checked) -> None:
+        """The writes of a check whose reads did not change, as the check would make them."""
+        state = self.state
+        for key, value in checked.writes:
+            if value is None:
+                state.delete(key)
+            else:
+                state.set(key, value)
+        for key, amount in checked.added:
+            state.add_u64(key, amount)

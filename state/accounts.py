@@ -304,8 +304,7 @@ def process_tx(
 
     if tx.fee:
         _debit(ws, tx.signer_id, FEE_DENOM, tx.fee)
-        pool = get_fee_pool(ws, FEE_DENOM) + tx.fee
-        ws.set(keys.fee_pool_key(FEE_DENOM), encode_u64(pool))
+        ws.add_u64(keys.fee_pool_key(FEE_DENOM), tx.fee)
     ws.set(keys.account_key(tx.signer_id), account.with_nonce_used(tx.nonce).encode())
     events = [
         Event(

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 from bisect import bisect_left
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Final
 
 import plyvel
 
+from state.codec import decode_u64, encode_u64
 from state.keys import (
     STORE_META_APP_HASH,
     STORE_META_HEIGHT,
@@ -252,7 +254,7 @@ class WorkingState:
     """
 
     __slots__ = ("_store", "_generation", "_base", "_read", "_staged", "_sorted_keys", "_undo",
-                 "_dirty", "_root", "_updater")
+                 "_dirty", "_root", "_updater", "_footprint")
 
     def __init__(self, store: Store, base: WorkingState | None = None) -> None:
         self._store = store
@@ -270,6 +272,8 @@ class WorkingState:
         self._dirty: set[bytes] = set()
         self._root = store.last_app_hash
         self._updater = TreeUpdater(store.load_node)
+        # While `traced()` runs: what the code inside read and wrote.
+        self._footprint: Footprint | None = None
 
     def check_fresh(self) -> None:
         """Raise StaleWorkingStateError if the store committed since this was created."""
@@ -280,6 +284,8 @@ class WorkingState:
         """Current value of ``key`` (staged, else committed); None when absent."""
         if self._generation != self._store._generation:  # (the field: a hot path)
             self.check_fresh()
+        if self._footprint is not None:
+            self._footprint.reads.add(key)
         staged = self._staged.get(key, _MISSING)
         if staged is _MISSING:
             return self._read(key)
@@ -289,13 +295,40 @@ class WorkingState:
         """Stage ``key`` = ``value``."""
         if not isinstance(key, bytes) or not isinstance(value, bytes):
             raise TypeError("store keys and values are bytes")
+        if self._footprint is not None:
+            self._footprint.written.add(key)
         self._write(key, value)
 
     def delete(self, key: bytes) -> None:
         """Stage the removal of ``key`` (a no-op on the root if it is absent)."""
         if not isinstance(key, bytes):
             raise TypeError("store keys are bytes")
+        if self._footprint is not None:
+            self._footprint.written.add(key)
         self._write(key, None)
+
+    def add_u64(self, key: bytes, amount: int) -> None:
+        """Stage ``key`` (a u64 counter, 0 when absent) increased by ``amount``: a write whose
+        result depends on no decision, so `traced()` records it as an increment, not as a read
+        (the fee pool, which every tx adds to)."""
+        footprint, self._footprint = self._footprint, None
+        try:
+            raw = self.get(key)
+            self._write(key, encode_u64((0 if raw is None else decode_u64(raw)) + amount))
+        finally:
+            self._footprint = footprint
+        if footprint is not None:
+            footprint.added[key] = footprint.added.get(key, 0) + amount
+
+    def traced(self) -> _Tracing:
+        """`with ws.traced() as footprint:` records in `footprint` (a `Footprint`) the keys
+        read, the keys written and the counter increments made inside (the mempool's replay
+        of a tx after a block: chain/mempool.py). Does not nest."""
+        return _Tracing(self)
+
+    def staged_keys(self) -> set[bytes]:
+        """Every key this WorkingState wrote (staged values and deletions)."""
+        return set(self._staged)
 
     def _write(self, key: bytes, value: bytes | None) -> None:
         if self._generation != self._store._generation:  # (the field: a hot path)
@@ -316,6 +349,8 @@ class WorkingState:
         side is captured when this is called; writes made while iterating are not seen.
         """
         self.check_fresh()
+        if self._footprint is not None:
+            self._footprint.exhaustive = False
         if self._sorted_keys is None:
             self._sorted_keys = sorted(self._staged)
         keys = self._sorted_keys
@@ -380,6 +415,42 @@ class WorkingState:
     def staged_items(self) -> list[tuple[bytes, bytes | None]]:
         """Staged (key, value or None for deletion) pairs in key order."""
         return sorted(self._staged.items())
+
+
+@dataclass(slots=True)
+class Footprint:
+    """What code run under `WorkingState.traced()` did to the state."""
+
+    reads: set[bytes] = field(default_factory=set)
+    """Keys read with `get` (their values may have decided what happened)."""
+    written: set[bytes] = field(default_factory=set)
+    """Keys set or deleted."""
+    added: dict[bytes, int] = field(default_factory=dict)
+    """Counter increments made with `add_u64`, by key."""
+    exhaustive: bool = True
+    """False once the code iterated over keys: `reads` then misses what it saw."""
+
+    def touched(self) -> set[bytes]:
+        """Every key whose value it may have changed."""
+        return self.written | self.added.keys()
+
+
+class _Tracing:
+    __slots__ = ("_ws", "_footprint")
+
+    def __init__(self, ws: WorkingState) -> None:
+        self._ws = ws
+        self._footprint = Footprint()
+
+    def __enter__(self) -> Footprint:
+        if self._ws._footprint is not None:
+            raise RuntimeError("WorkingState.traced() does not nest")
+        self._ws._footprint = self._footprint
+        return self._footprint
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
+        self._ws._footprint = None
+        return False
 
 
 class _Transaction:
