@@ -32,10 +32,9 @@ those of a plain recheck, in every case.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from abci.proto import abci_pb2
-from state.store import Store, WorkingState
+from state.store import Footprint, Store, WorkingState
 
 CheckFn = Callable[[WorkingState, int, bytes, "bool | None"], abci_pb2.ResponseCheckTx]
 """(check state, height, raw tx, signature verdict or None) -> CheckTx answer; a passing tx
@@ -46,19 +45,25 @@ ReplayableFn = Callable[[bytes], bool]
 height, say), so that the same reads give the same answer and writes at any height."""
 
 
-@dataclass(frozen=True, slots=True)
 class _Checked:
-    """A passing check of one mempool tx, as traced."""
+    """A passing check of one mempool tx, as traced (a plain class: one per check)."""
 
-    response: abci_pb2.ResponseCheckTx
-    reads: frozenset[bytes]
-    writes: tuple[tuple[bytes, bytes | None], ...]
-    """Each written key with its value after the tx (None: deleted)."""
-    added: tuple[tuple[bytes, int], ...]
-    replayable: bool
+    __slots__ = ("response", "reads", "writes", "added", "replayable")
+
+    def __init__(self, response: abci_pb2.ResponseCheckTx, footprint: Footprint,
+                 state: WorkingState, replayable: bool) -> None:
+        self.response = response
+        self.reads = footprint.reads
+        self.writes = [(key, state.get(key)) for key in footprint.written]
+        """Each written key with its value after the tx (None: deleted)."""
+        self.added = footprint.added
+        # A key both set and added to is written whole: its value would count the addition
+        # twice; reads by iteration are not traced key by key.
+        self.replayable = (replayable and footprint.exhaustive
+                           and footprint.written.isdisjoint(footprint.added))
 
     def touched(self) -> set[bytes]:
-        return {key for key, _ in self.writes} | {key for key, _ in self.added}
+        return {key for key, _ in self.writes} | self.added.keys()
 
 
 class MempoolMirror:
@@ -185,17 +190,7 @@ class MempoolMirror:
             response = self._check_fn(self.state, self.height, raw, signature_valid)
         if response.code != 0:
             return response, None
-        get = self.state.get
-        return response, _Checked(
-            response=response,
-            reads=frozenset(footprint.reads),
-            writes=tuple((key, get(key)) for key in footprint.written),
-            added=tuple(footprint.added.items()),
-            # A key both set and added to is written whole: its value would count the
-            # addition twice; reads by iteration are not traced key by key.
-            replayable=(footprint.exhaustive and footprint.written.isdisjoint(footprint.added)
-                        and self._replayable(raw)),
-        )
+        return response, _Checked(response, footprint, self.state, self._replayable(raw))
 
     def _apply(self, checked: _Checked) -> None:
         """The writes of a check whose reads did not change, as the check would make them."""
@@ -205,5 +200,5 @@ class MempoolMirror:
                 state.delete(key)
             else:
                 state.set(key, value)
-        for key, amount in checked.added:
+        for key, amount in checked.added.items():
             state.add_u64(key, amount)

@@ -189,11 +189,14 @@ def _debit(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> None
 
 
 def _credit(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> None:
-    balance = _balance(ws, account_id, denom) + amount
-    # Balances are bounded by supply, and supply by MAX_AMOUNT; crossing it is a bug.
-    if balance > MAX_AMOUNT:
-        raise RuntimeError(f"balance of {denom} would exceed MAX_AMOUNT: supply invariant broken")
-    ws.set(keys.balance_key(account_id, denom), encode_u64(balance))
+    # An addition: no decision depends on the balance credited (a hot recipient does not tie
+    # the mempool's checks together, chain/mempool.py). Balances are bounded by supply, and
+    # supply by MAX_AMOUNT; crossing it is a bug.
+    try:
+        ws.add_u64(keys.balance_key(account_id, denom), amount, maximum=MAX_AMOUNT)
+    except OverflowError:
+        raise RuntimeError(
+            f"balance of {denom} would exceed MAX_AMOUNT: supply invariant broken") from None
 
 
 def transfer_coins(

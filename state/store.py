@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from bisect import bisect_left
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Final
 
 import plyvel
@@ -307,16 +306,20 @@ class WorkingState:
             self._footprint.written.add(key)
         self._write(key, None)
 
-    def add_u64(self, key: bytes, amount: int) -> None:
-        """Stage ``key`` (a u64 counter, 0 when absent) increased by ``amount``: a write whose
-        result depends on no decision, so `traced()` records it as an increment, not as a read
-        (the fee pool, which every tx adds to)."""
-        footprint, self._footprint = self._footprint, None
-        try:
-            raw = self.get(key)
-            self._write(key, encode_u64((0 if raw is None else decode_u64(raw)) + amount))
-        finally:
-            self._footprint = footprint
+    def add_u64(self, key: bytes, amount: int, *, maximum: int = (1 << 64) - 1) -> None:
+        """Stage ``key`` (a u64 counter, 0 when absent) increased by ``amount``: a write no
+        decision depends on, so `traced()` records it as an addition, not as a read (balances
+        credited, the fee pool). OverflowError, and nothing staged, past ``maximum``."""
+        if self._generation != self._store._generation:  # (the field: a hot path)
+            self.check_fresh()
+        raw = self._staged.get(key, _MISSING)  # not `get`: this read is not a dependency
+        if raw is _MISSING:
+            raw = self._read(key)
+        value = (0 if raw is None else decode_u64(raw)) + amount  # type: ignore[arg-type]
+        if value > maximum:
+            raise OverflowError(f"{key!r} would exceed {maximum}")
+        self._write(key, encode_u64(value))
+        footprint = self._footprint
         if footprint is not None:
             footprint.added[key] = footprint.added.get(key, 0) + amount
 
@@ -417,18 +420,21 @@ class WorkingState:
         return sorted(self._staged.items())
 
 
-@dataclass(slots=True)
 class Footprint:
-    """What code run under `WorkingState.traced()` did to the state."""
+    """What code run under `WorkingState.traced()` did to the state (a plain class: one is
+    made per mempool check)."""
 
-    reads: set[bytes] = field(default_factory=set)
-    """Keys read with `get` (their values may have decided what happened)."""
-    written: set[bytes] = field(default_factory=set)
-    """Keys set or deleted."""
-    added: dict[bytes, int] = field(default_factory=dict)
-    """Counter increments made with `add_u64`, by key."""
-    exhaustive: bool = True
-    """False once the code iterated over keys: `reads` then misses what it saw."""
+    __slots__ = ("reads", "written", "added", "exhaustive")
+
+    def __init__(self) -> None:
+        self.reads: set[bytes] = set()
+        """Keys read with `get` (their values may have decided what happened)."""
+        self.written: set[bytes] = set()
+        """Keys set or deleted."""
+        self.added: dict[bytes, int] = {}
+        """Counter additions made with `add_u64`, by key."""
+        self.exhaustive = True
+        """False once the code iterated over keys: `reads` then misses what it saw."""
 
     def touched(self) -> set[bytes]:
         """Every key whose value it may have changed."""
