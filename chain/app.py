@@ -66,7 +66,7 @@ from chain.ordering import BlockOrder, ProveJob, compute_block_seed, compute_see
 from chain.proposers import ProposerForecast
 from chain.query import answer_query
 from chain.staking_block import process_staking_begin_block
-from chain.tx import Send, SignedTx, decode_tx, signature_claim
+from chain.tx import SignedTx, decode_tx, signature_claim
 from genesis.process import process_genesis
 from genesis.schema import AppGenesis
 from state.accounts import is_supply_conserved, process_tx
@@ -191,7 +191,7 @@ class OptioApp:
         self._check_invariants = check_invariants
         self._pending: WorkingState | None = None
         self._pending_height = 0
-        self._mempool = MempoolMirror(store, self._check_in, self._is_replayable)
+        self._mempool = MempoolMirror(store, self._check_in)
         # Set while a block executes in steps (FinalizeBlock or optimistically, and until
         # an optimistic execution is decided): CheckTx then waits with its stateful checks,
         # so that they run once, against the block's outcome (chain/mempool.py). `_holds`
@@ -294,13 +294,6 @@ class OptioApp:
         except OptioError as exc:
             return abci_pb2.ResponseCheckTx(code=exc.code, log=exc.message, codespace=exc.codespace)
         return _CHECK_OK
-
-    def _is_replayable(self, raw: bytes) -> bool:
-        """Whether the check of `raw` (which passed) is a function of the state alone: plain
-        transfers without a timeout height (chain/mempool.py replays those by their reads)."""
-        tx = self._decoded.get(raw)
-        return (tx is not None and tx.timeout_height == 0
-                and all(type(message) is Send for message in tx.messages))
 
     # --- consensus ----------------------------------------------------------------------
 

@@ -189,14 +189,11 @@ def _debit(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> None
 
 
 def _credit(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> None:
-    # An addition: no decision depends on the balance credited (a hot recipient does not tie
-    # the mempool's checks together, chain/mempool.py). Balances are bounded by supply, and
-    # supply by MAX_AMOUNT; crossing it is a bug.
-    try:
-        ws.add_u64(keys.balance_key(account_id, denom), amount, maximum=MAX_AMOUNT)
-    except OverflowError:
-        raise RuntimeError(
-            f"balance of {denom} would exceed MAX_AMOUNT: supply invariant broken") from None
+    balance = _balance(ws, account_id, denom) + amount
+    # Balances are bounded by supply, and supply by MAX_AMOUNT; crossing it is a bug.
+    if balance > MAX_AMOUNT:
+        raise RuntimeError(f"balance of {denom} would exceed MAX_AMOUNT: supply invariant broken")
+    ws.set(keys.balance_key(account_id, denom), encode_u64(balance))
 
 
 def transfer_coins(
@@ -307,7 +304,8 @@ def process_tx(
 
     if tx.fee:
         _debit(ws, tx.signer_id, FEE_DENOM, tx.fee)
-        ws.add_u64(keys.fee_pool_key(FEE_DENOM), tx.fee)
+        pool = get_fee_pool(ws, FEE_DENOM) + tx.fee
+        ws.set(keys.fee_pool_key(FEE_DENOM), encode_u64(pool))
     ws.set(keys.account_key(tx.signer_id), account.with_nonce_used(tx.nonce).encode())
     events = [
         Event(

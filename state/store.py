@@ -16,7 +16,6 @@ from typing import Final
 
 import plyvel
 
-from state.codec import decode_u64, encode_u64
 from state.keys import (
     STORE_META_APP_HASH,
     STORE_META_HEIGHT,
@@ -253,7 +252,7 @@ class WorkingState:
     """
 
     __slots__ = ("_store", "_generation", "_base", "_read", "_staged", "_sorted_keys", "_undo",
-                 "_dirty", "_root", "_updater", "_footprint")
+                 "_dirty", "_root", "_updater")
 
     def __init__(self, store: Store, base: WorkingState | None = None) -> None:
         self._store = store
@@ -271,8 +270,6 @@ class WorkingState:
         self._dirty: set[bytes] = set()
         self._root = store.last_app_hash
         self._updater = TreeUpdater(store.load_node)
-        # While `traced()` runs: what the code inside read and wrote.
-        self._footprint: Footprint | None = None
 
     def check_fresh(self) -> None:
         """Raise StaleWorkingStateError if the store committed since this was created."""
@@ -283,8 +280,6 @@ class WorkingState:
         """Current value of ``key`` (staged, else committed); None when absent."""
         if self._generation != self._store._generation:  # (the field: a hot path)
             self.check_fresh()
-        if self._footprint is not None:
-            self._footprint.reads.add(key)
         staged = self._staged.get(key, _MISSING)
         if staged is _MISSING:
             return self._read(key)
@@ -294,44 +289,13 @@ class WorkingState:
         """Stage ``key`` = ``value``."""
         if not isinstance(key, bytes) or not isinstance(value, bytes):
             raise TypeError("store keys and values are bytes")
-        if self._footprint is not None:
-            self._footprint.written.add(key)
         self._write(key, value)
 
     def delete(self, key: bytes) -> None:
         """Stage the removal of ``key`` (a no-op on the root if it is absent)."""
         if not isinstance(key, bytes):
             raise TypeError("store keys are bytes")
-        if self._footprint is not None:
-            self._footprint.written.add(key)
         self._write(key, None)
-
-    def add_u64(self, key: bytes, amount: int, *, maximum: int = (1 << 64) - 1) -> None:
-        """Stage ``key`` (a u64 counter, 0 when absent) increased by ``amount``: a write no
-        decision depends on, so `traced()` records it as an addition, not as a read (balances
-        credited, the fee pool). OverflowError, and nothing staged, past ``maximum``."""
-        if self._generation != self._store._generation:  # (the field: a hot path)
-            self.check_fresh()
-        raw = self._staged.get(key, _MISSING)  # not `get`: this read is not a dependency
-        if raw is _MISSING:
-            raw = self._read(key)
-        value = (0 if raw is None else decode_u64(raw)) + amount  # type: ignore[arg-type]
-        if value > maximum:
-            raise OverflowError(f"{key!r} would exceed {maximum}")
-        self._write(key, encode_u64(value))
-        footprint = self._footprint
-        if footprint is not None:
-            footprint.added[key] = footprint.added.get(key, 0) + amount
-
-    def traced(self) -> _Tracing:
-        """`with ws.traced() as footprint:` records in `footprint` (a `Footprint`) the keys
-        read, the keys written and the counter increments made inside (the mempool's replay
-        of a tx after a block: chain/mempool.py). Does not nest."""
-        return _Tracing(self)
-
-    def staged_keys(self) -> set[bytes]:
-        """Every key this WorkingState wrote (staged values and deletions)."""
-        return set(self._staged)
 
     def _write(self, key: bytes, value: bytes | None) -> None:
         if self._generation != self._store._generation:  # (the field: a hot path)
@@ -352,8 +316,6 @@ class WorkingState:
         side is captured when this is called; writes made while iterating are not seen.
         """
         self.check_fresh()
-        if self._footprint is not None:
-            self._footprint.exhaustive = False
         if self._sorted_keys is None:
             self._sorted_keys = sorted(self._staged)
         keys = self._sorted_keys
@@ -418,45 +380,6 @@ class WorkingState:
     def staged_items(self) -> list[tuple[bytes, bytes | None]]:
         """Staged (key, value or None for deletion) pairs in key order."""
         return sorted(self._staged.items())
-
-
-class Footprint:
-    """What code run under `WorkingState.traced()` did to the state (a plain class: one is
-    made per mempool check)."""
-
-    __slots__ = ("reads", "written", "added", "exhaustive")
-
-    def __init__(self) -> None:
-        self.reads: set[bytes] = set()
-        """Keys read with `get` (their values may have decided what happened)."""
-        self.written: set[bytes] = set()
-        """Keys set or deleted."""
-        self.added: dict[bytes, int] = {}
-        """Counter additions made with `add_u64`, by key."""
-        self.exhaustive = True
-        """False once the code iterated over keys: `reads` then misses what it saw."""
-
-    def touched(self) -> set[bytes]:
-        """Every key whose value it may have changed."""
-        return self.written | self.added.keys()
-
-
-class _Tracing:
-    __slots__ = ("_ws", "_footprint")
-
-    def __init__(self, ws: WorkingState) -> None:
-        self._ws = ws
-        self._footprint = Footprint()
-
-    def __enter__(self) -> Footprint:
-        if self._ws._footprint is not None:
-            raise RuntimeError("WorkingState.traced() does not nest")
-        self._ws._footprint = self._footprint
-        return self._footprint
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
-        self._ws._footprint = None
-        return False
 
 
 class _Transaction:

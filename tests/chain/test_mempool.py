@@ -154,8 +154,8 @@ def test_on_script_the_recheck_is_answered_without_checking_again(tmp_path: Path
     node.app.commit(abci_pb2.RequestCommit())
     checks = []
     mirror = node.app._mempool
-    real_check = mirror._check_fn
-    mirror._check_fn = lambda *args: checks.append(args[2]) or real_check(*args)
+    real_check = mirror._check
+    mirror._check = lambda *args: checks.append(args[2]) or real_check(*args)
     assert [node.check(raw, RECHECK).code for raw in left[::2]] == [0, 0]  # as CometBFT kept them
     assert checks == []
     assert node.check(send(1, 2, 5)).code == 0  # the first new tx closes the recheck

@@ -509,39 +509,3 @@ def test_iterate_stays_correct_between_writes_and_rollbacks(tmp_path_factory, co
         assert list(ws.iterate()) == sorted(model.items())
     finally:
         store.close()
-
-
-def test_traced_records_reads_writes_and_counter_additions(store: Store) -> None:
-    _commit(store, 1, {b"a": b"1", b"pool": (5).to_bytes(8, "big")})
-    ws = store.working()
-    with ws.traced() as footprint:
-        assert ws.get(b"a") == b"1"
-        ws.set(b"b", b"2")
-        ws.delete(b"a")
-        ws.add_u64(b"pool", 7)
-        ws.add_u64(b"pool", 1)
-    assert footprint.reads == {b"a"}  # the counter's value decided nothing
-    assert footprint.written == {b"a", b"b"}
-    assert footprint.added == {b"pool": 8}
-    assert footprint.exhaustive and footprint.touched() == {b"a", b"b", b"pool"}
-    assert ws.get(b"pool") == (13).to_bytes(8, "big")
-    with ws.traced() as footprint:
-        list(ws.iterate(b""))
-    assert not footprint.exhaustive  # what iteration saw is not in `reads`
-    with ws.traced(), pytest.raises(RuntimeError, match="nest"):
-        with ws.traced():
-            pass
-    ws.get(b"c")  # untraced again
-    assert footprint.reads == set()
-
-
-def test_add_u64_is_the_write_its_sum_would_be(tmp_path: Path) -> None:
-    stores = [Store(tmp_path / "a"), Store(tmp_path / "b")]
-    added, written = (s.working() for s in stores)
-    added.add_u64(b"pool", 3)
-    added.add_u64(b"pool", 4)
-    written.set(b"pool", (7).to_bytes(8, "big"))
-    assert added.get(b"pool") == written.get(b"pool")
-    assert added.app_hash() == written.app_hash()
-    for s in stores:
-        s.close()
