@@ -328,43 +328,31 @@ def optimistic_pair(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
 BLOCK_2 = [send(0, 1, 5), send(1, 1, 10**15), send(2, 1, 7), send(0, 2, 9), send(0, 2, 1)]
 
 
-def test_an_accepted_block_executes_before_it_is_decided_and_finalize_block_answers_with_it(
-    optimistic_pair: tuple[Node, Node],
+@pytest.mark.parametrize("votes", ["slow", "fast"])
+def test_finalize_block_of_an_accepted_block_answers_with_its_optimistic_execution(
+    optimistic_pair: tuple[Node, Node], votes: str,
 ) -> None:
+    """The block starts executing at its ProcessProposal. When the votes take long, the
+    execution is over by FinalizeBlock, which answers at once; when they come fast,
+    FinalizeBlock waits for the rest of it. Either way: the reference's answer and app hash."""
     reference, node = optimistic_pair
     block = proposal(node, 2, BLOCK_2)
     expected = reference.app.finalize_block(decided(block))
 
-    async def scenario() -> abci_pb2.ResponseFinalizeBlock | Any:
+    async def scenario() -> abci_pb2.ResponseFinalizeBlock:
         assert (await answered(node.app.process_proposal(block))).status == ACCEPT
-        await loop_turns()  # the prevote and precommit rounds
-        return node.app.finalize_block(decided(block))
+        await loop_turns(50 if votes == "slow" else 1)
+        answer = node.app.finalize_block(decided(block))
+        assert inspect.isawaitable(answer) == (votes == "fast")
+        return await answered(answer)
 
     answer = asyncio.run(scenario())
-    assert not inspect.isawaitable(answer)  # nothing left to execute
     assert answer == expected
     # In VDF order: one of the two txs with nonce 2 is a replay, the 10**15 one overspends.
     assert sorted(r.code for r in answer.tx_results) == [0, 0, 0, 0, 31, 35]
     for n in (reference, node):
         n.app.commit(abci_pb2.RequestCommit())
     assert node.info().last_block_app_hash == reference.info().last_block_app_hash
-
-
-def test_finalize_block_still_executing_optimistically_waits_for_the_execution(
-    optimistic_pair: tuple[Node, Node],
-) -> None:
-    reference, node = optimistic_pair
-    block = proposal(node, 2, BLOCK_2)
-    expected = reference.app.finalize_block(decided(block))
-
-    async def scenario() -> abci_pb2.ResponseFinalizeBlock:
-        await answered(node.app.process_proposal(block))
-        await asyncio.sleep(0)  # one step done: the precommits came fast
-        answer = node.app.finalize_block(decided(block))
-        assert inspect.isawaitable(answer)
-        return await answer
-
-    assert asyncio.run(scenario()) == expected
 
 
 def test_a_block_decided_in_a_later_round_discards_the_optimistic_execution(
