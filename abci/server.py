@@ -338,13 +338,15 @@ class ABCIServer:
             body = abci_pb2.ResponseEcho(message=request.echo.message).SerializeToString()
             return [_wrap(_ECHO_PREFIX, body)]
         route = self._routes[name]
-        if route.method is None:
-            return [route.default_frame]
+        # Before the default answer: `_run_end` grouped this run for the batch method, which
+        # answers every CheckTx of it even when the app has no `check_tx` of its own.
         if name == "check_tx" and self._check_tx_batch is not None:
             responses = self._check_tx_batch([r.check_tx for n, r in run if n == "check_tx"])
             if inspect.isawaitable(responses):
                 return self._awaited(responses, lambda rs: self._batch_frames(route, run, rs))
             return self._batch_frames(route, run, responses)
+        if route.method is None:
+            return [route.default_frame]
         response = route.method(getattr(request, name))
         if inspect.isawaitable(response):
             return self._awaited(response, lambda r: [self._frame(route, name, r)])

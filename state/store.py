@@ -247,8 +247,8 @@ class WorkingState:
     An *overlay* (`overlay()`) stages writes over another WorkingState instead, reading
     through to its current content: the mempool's check state over a finalized block that
     is not committed yet. Once the store commits that block, `rebase()` makes the overlay
-    read the committed state (the same content) and it lives on; it cannot be committed
-    itself and has no app hash.
+    read the committed state (the same content) and it lives on as an ordinary WorkingState;
+    before that it cannot be committed and has no app hash.
     """
 
     __slots__ = ("_store", "_generation", "_base", "_read", "_staged", "_sorted_keys", "_undo",
@@ -341,6 +341,9 @@ class WorkingState:
         self._base = None
         self._read = self._store.get
         self._generation = self._store.generation
+        # Its tree starts from the committed root, which already holds the base's writes:
+        # every write of its own is still in `_dirty` (an overlay is never hashed).
+        self._root = self._store.last_app_hash
 
     def transaction(self) -> _Transaction:
         """`with ws.transaction():` undoes every write made inside the block if it raises

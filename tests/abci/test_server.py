@@ -340,6 +340,25 @@ def test_check_tx_runs_buffered_together_go_to_check_tx_batch_with_flushes_kept_
     _with_server(app, body)
 
 
+def test_an_app_with_check_tx_batch_only_answers_every_check_tx_of_a_run() -> None:
+    class OnlyBatch:
+        def check_tx_batch(self, requests: list[pb.RequestCheckTx]) -> list[pb.ResponseCheckTx]:
+            return [pb.ResponseCheckTx(code=r.tx[0]) for r in requests]
+
+    check = [_frame(pb.Request(check_tx=pb.RequestCheckTx(tx=bytes([i])))) for i in range(3)]
+
+    async def body(server: ABCIServer) -> None:
+        client = await _connect(server.address)
+        await client.send(check[0] + check[1] + _flush() + check[2] + _flush())
+        answers = await client.receive(5)
+        assert [a.WhichOneof("value") for a in answers] == [
+            "check_tx", "check_tx", "flush", "check_tx", "flush"]
+        assert [a.check_tx.code for a in answers if a.HasField("check_tx")] == [0, 1, 2]
+        await client.aclose()
+
+    _with_server(OnlyBatch(), body)
+
+
 def test_check_tx_batch_returning_the_wrong_count_is_an_app_failure() -> None:
     class Short(EchoingApp):
         def check_tx_batch(self, requests: list[pb.RequestCheckTx]) -> list[pb.ResponseCheckTx]:

@@ -240,6 +240,12 @@ def test_an_overlay_rebases_onto_the_commit_of_its_base_and_lives_on(store: Stor
     assert list(over.iterate(b"k/")) == [(b"k/1", b"c1"), (b"k/2", b"b2"), (b"k/3", b"o3")]
     over.set(b"k/1", b"o1")
     assert (over.get(b"k/1"), store.get(b"k/1")) == (b"o1", b"c1")
+    # Now an ordinary working state of the committed store: its app hash is that of the
+    # committed state plus its own writes.
+    same = store.working()
+    same.set(b"k/3", b"o3")
+    same.set(b"k/1", b"o1")
+    assert over.app_hash() == same.app_hash()
     _commit(store, 3, {})
     with pytest.raises(StaleWorkingStateError):
         over.get(b"k/1")
