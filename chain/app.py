@@ -200,6 +200,9 @@ class OptioApp:
         self._holds = 0
         self._optimistic: _Optimistic | None = None
         self._decoded: OrderedDict[bytes, SignedTx] = OrderedDict()
+        # Signature verdicts of the CheckTx group being checked, verified in a batch by
+        # `_check_after_verifying`: `_decode` uses them instead of verifying again.
+        self._verdicts: dict[bytes, bool] = {}
         self._verifier: ThreadPoolExecutor | None = None
         self._chain_id: str | None = None
         self._params: Params | None = None
@@ -237,13 +240,9 @@ class OptioApp:
     # --- mempool ----------------------------------------------------------------------
 
     def check_tx(self, req: abci_pb2.RequestCheckTx) -> abci_pb2.ResponseCheckTx:
-        return self._check_request(req)
-
-    def _check_request(self, req: abci_pb2.RequestCheckTx,
-                       signature_valid: bool | None = None) -> abci_pb2.ResponseCheckTx:
         if req.type == abci_pb2.RECHECK:
             return self._mempool.recheck(req.tx)
-        return self._mempool.check(req.tx, signature_valid)
+        return self._mempool.check(req.tx)
 
     def check_tx_batch(
         self, reqs: Sequence[abci_pb2.RequestCheckTx]
@@ -253,12 +252,13 @@ class OptioApp:
         With `offload`, the signatures of the txs not decoded before are verified by worker
         threads, a batch per group, in native code that holds no GIL (chain/ed25519_batch.py),
         while this thread checks the groups already verified, in order, exactly as `check_tx`
-        would (with the verdict), and serves the other connections (FinalizeBlock, say).
-        While a stepwise FinalizeBlock runs, the checks wait for its end."""
+        would (`_decode` takes the verdicts from `_verdicts`), and serves the other connections
+        (FinalizeBlock, say). While a block executes in steps (FinalizeBlock, or optimistically),
+        the checks wait for its end."""
         if self._offload and (self._executing is not None or sum(
                 r.tx not in self._decoded for r in reqs) >= _MIN_SIGNATURE_BATCH):
             return self._check_after_verifying(reqs)
-        return [self._check_request(r) for r in reqs]
+        return [self.check_tx(r) for r in reqs]
 
     async def _check_after_verifying(
         self, reqs: Sequence[abci_pb2.RequestCheckTx]
@@ -272,23 +272,26 @@ class OptioApp:
             claims = {r.tx: claim for r in group
                       if r.tx not in self._decoded and (claim := signature_claim(r.tx))}
             batch = SignatureBatch(list(claims.values()))
-            groups.append((group, claims, batch, loop.run_in_executor(self._verifier, batch.verify)))
+            verified = loop.run_in_executor(self._verifier, batch.verify) if claims else None
+            groups.append((group, claims, batch, verified))
         answers = []
         for group, claims, batch, verified in groups:
-            await verified
+            if verified is not None:
+                await verified
             while self._executing is not None:
                 await self._executing.wait()
-            verdicts = dict(zip(claims, batch.verdicts()))
-            answers += [self._check_request(r, verdicts.get(r.tx)) for r in group]
+            self._verdicts.update(zip(claims, batch.verdicts()))
+            answers += [self.check_tx(r) for r in group]
+            for raw in claims:  # those no decode took (refused before it, say)
+                self._verdicts.pop(raw, None)
         return answers
 
-    def _check_in(self, ws: WorkingState, height: int, raw: bytes,
-                  signature_valid: bool | None = None) -> abci_pb2.ResponseCheckTx:
+    def _check_in(self, ws: WorkingState, height: int, raw: bytes) -> abci_pb2.ResponseCheckTx:
         """CheckTx of `raw` on the check state `ws` for block `height` (chain/mempool.py)."""
         try:
             if is_injected_tx(raw):
                 raise InjectedTxNotAllowed()
-            tx = self._decode(raw, signature_valid)
+            tx = self._decode(raw)
             with ws.transaction():
                 process_tx(ws, tx, height=height, params=self._params)
         except OptioError as exc:
@@ -649,8 +652,9 @@ class OptioApp:
         self._params = get_params(ws)
         self._oracle_params = get_oracle_params(ws)
 
-    def _decode(self, raw: bytes, signature_valid: bool | None = None) -> SignedTx:
-        """`decode_tx` under the chain's params, cached; `signature_valid` as there."""
+    def _decode(self, raw: bytes) -> SignedTx:
+        """`decode_tx` under the chain's params, cached; with the batch verdict of the
+        signature when there is one (`_verdicts`)."""
         cached = self._decoded.get(raw)
         if cached is not None:
             return cached
@@ -663,7 +667,7 @@ class OptioApp:
             params.max_tx_bytes,
             max_memo_bytes=params.max_memo_bytes,
             max_msgs_per_tx=params.max_msgs_per_tx,
-            signature_valid=signature_valid,
+            signature_valid=self._verdicts.pop(raw, None),
         )
         self._decoded[raw] = tx
         if len(self._decoded) > _DECODE_CACHE_SIZE:

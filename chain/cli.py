@@ -29,6 +29,7 @@ from chain.keystore import Keyring, KeystoreError
 from chain.rpc import DEFAULT_NODE, QueryResult, RPCClient, RPCError
 from localnet.cli import localnet
 from state.errors import CODES, OptioError
+from state.denoms import coin_text
 
 DEFAULT_HOME = "~/.optio"
 _AMOUNT = re.compile(r"^(\d+)([a-z][a-z0-9/]{1,127})$")
@@ -317,7 +318,7 @@ def q_balance(settings: Settings, address: str, denom: str, prove: bool) -> None
     amount = int(result.value.decode() or "0")
     data: dict[str, Any] = {"address": address, "denom": denom, "amount": str(amount),
                             "height": result.height}
-    text = f"{amount}{denom}"
+    text = coin_text(amount, denom)
     if prove:
         from chain.light import ProofFailure, verify_balance
 

@@ -31,6 +31,9 @@ except ImportError as exc:  # pragma: no cover - a set-up error, not a code path
     raise ImportError("the optio_ed25519 extension is not installed: run ./localnet/setup.sh "
                       "(it builds chain/native with cargo)") from exc
 
+PUBLIC_KEY_BYTES = 32
+SIGNATURE_BYTES = 64
+
 _P = 2**255 - 19
 _D = (-121665 * pow(121666, _P - 2, _P)) % _P
 _SQRT_M1 = pow(2, (_P - 1) // 4, _P)
@@ -83,7 +86,7 @@ def is_valid_public_key(encoded: bytes) -> bool:
     Cached: active traders sign many transactions with one key, and the answer
     is a pure function of the bytes.
     """
-    if len(encoded) != 32:
+    if len(encoded) != PUBLIC_KEY_BYTES:
         return False
     point = _decode_point(encoded)
     return point is not None and not _times_eight_is_identity(*point)

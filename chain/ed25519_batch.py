@@ -1,9 +1,10 @@
 """Many ed25519 verifications in one call that holds no GIL.
 
-CheckTx hands each read's signatures to worker threads (chain/app.py) as one batch: the
-`optio_ed25519` extension checks them together under the ZIP-215 rules (chain/ed25519.py),
-about three times cheaper per signature than one by one, with the GIL released so the workers
-verify alongside the interpreter. Under those rules a batch check accepts exactly when every
+CheckTx hands the signatures of each group of requests to worker threads (chain/app.py) as
+one batch: the `optio_ed25519` extension checks them together under the ZIP-215 rules
+(chain/ed25519.py), at about half the cost per signature of one-by-one checks
+(docs/transactions.md), with the GIL released so the workers verify alongside the
+interpreter. Under those rules a batch check accepts exactly when every
 signature would pass alone; when it fails, the extension checks each one alone, so the
 verdicts are always those of `chain.ed25519.verify_signature`, signature by signature.
 """
@@ -13,10 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import accumulate
 
-from chain.ed25519 import optio_ed25519
-
-_SIGNATURE_BYTES = 64
-_PUBLIC_KEY_BYTES = 32
+from chain.ed25519 import PUBLIC_KEY_BYTES, SIGNATURE_BYTES, optio_ed25519
 
 
 class SignatureBatch:
@@ -26,7 +24,7 @@ class SignatureBatch:
     holds the GIL only to start and to return."""
 
     def __init__(self, items: Sequence[tuple[bytes, bytes, bytes]]) -> None:
-        self._well_formed = [len(k) == _PUBLIC_KEY_BYTES and len(s) == _SIGNATURE_BYTES
+        self._well_formed = [len(k) == PUBLIC_KEY_BYTES and len(s) == SIGNATURE_BYTES
                              for k, s, _ in items]
         packed = [item for item, ok in zip(items, self._well_formed) if ok]
         self._keys = b"".join(k for k, _, _ in packed)

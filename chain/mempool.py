@@ -18,7 +18,7 @@ the check state from the committed state and the txs rechecked so far, and check
 real: exactly what the recheck computes without the mirror. The answers are therefore always
 those of a plain recheck, in every case.
 
-`check` must be deterministic in (state, height, raw tx): `OptioApp._check_tx`.
+`check` must be deterministic in (state, height, raw tx): `OptioApp._check_in`.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from collections.abc import Callable, Iterable
 from abci.proto import abci_pb2
 from state.store import Store, WorkingState
 
-CheckFn = Callable[[WorkingState, int, bytes, "bool | None"], abci_pb2.ResponseCheckTx]
-"""(check state, height, raw tx, signature verdict or None) -> CheckTx answer; a passing tx
-leaves its writes in the check state."""
+CheckFn = Callable[[WorkingState, int, bytes], abci_pb2.ResponseCheckTx]
+"""(check state, height, raw tx) -> CheckTx answer; a passing tx leaves its writes in the
+check state."""
 
 
 class MempoolMirror:
@@ -57,10 +57,10 @@ class MempoolMirror:
         self.state, self.height = state, height
         self._txs, self._expected, self._passed = {}, None, None
 
-    def check(self, raw: bytes, signature_valid: bool | None = None) -> abci_pb2.ResponseCheckTx:
+    def check(self, raw: bytes) -> abci_pb2.ResponseCheckTx:
         """A new tx (CheckTx of type NEW)."""
         self.end_recheck()
-        response = self._check(self.state, self.height, raw, signature_valid)
+        response = self._check(self.state, self.height, raw)
         if response.code == 0:
             self._txs[raw] = None
             if self._expected is not None:
@@ -71,7 +71,7 @@ class MempoolMirror:
         """A RECHECK CheckTx: the answer prepared for it, or a real check once off script."""
         passed = self._passed
         if passed is None:  # not after a commit: nothing to track
-            return self._check(self.state, self.height, raw, None)
+            return self._check(self.state, self.height, raw)
         expected = self._expected
         if expected is not None and self._cursor < len(expected) and expected[self._cursor][0] == raw:
             response = expected[self._cursor][1]
@@ -79,7 +79,7 @@ class MempoolMirror:
         else:
             if expected is not None:
                 self._rebuild(passed)
-            response = self._check(self.state, self.height, raw, None)
+            response = self._check(self.state, self.height, raw)
         if response.code == 0:
             passed.append(raw)
         return response
@@ -102,7 +102,7 @@ class MempoolMirror:
         for raw in block_txs:
             self._txs.pop(raw, None)
         self.state, self.height = block_state.overlay(), height + 1
-        self._expected = [(raw, self._check(self.state, self.height, raw, None))
+        self._expected = [(raw, self._check(self.state, self.height, raw))
                           for raw in self._txs]
 
     def after_commit(self) -> None:
@@ -124,5 +124,5 @@ class MempoolMirror:
         failing tx leaves no trace, so they alone rebuild it); real checks from now on."""
         self.state = self._store.working()
         for raw in passed:
-            self._check(self.state, self.height, raw, None)
+            self._check(self.state, self.height, raw)
         self._expected = None

@@ -27,7 +27,7 @@ from google.protobuf.message import DecodeError, Message
 
 from chain.address import account_id_from_public_key, format_address, parse_address
 from chain.canonical import NotCanonical, NotProtobuf, parse_canonical
-from chain.ed25519 import is_valid_public_key, verify_signature
+from chain.ed25519 import PUBLIC_KEY_BYTES, SIGNATURE_BYTES, is_valid_public_key, verify_signature
 from chain.proto import tx_pb2
 from state.denoms import DENOMS, FEE_DENOM, MAX_AMOUNT, UOPT, is_known_denom
 from state.errors import (
@@ -57,8 +57,6 @@ from state.params import DEFAULT_PARAMS
 _M = TypeVar("_M", bound=Message)
 
 SIGN_DOMAIN = b"optio/tx/v1\x00"
-PUBLIC_KEY_BYTES = 32
-SIGNATURE_BYTES = 64
 _CANONICAL_UINT = re.compile(r"0|[1-9][0-9]*")
 # Longer digit strings cannot be <= MAX_AMOUNT (19 digits); checking length first
 # keeps int() from ever parsing an attacker-sized number.

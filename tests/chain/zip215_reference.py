@@ -13,10 +13,9 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 
-from chain.ed25519 import _P, _decode_point
+from chain.ed25519 import _D, _P, _decode_point
 
 L = 2**252 + 27742317777372353535851937790883648493
-_D = (-121665 * pow(121666, _P - 2, _P)) % _P
 _BASE_Y = 4 * pow(5, _P - 2, _P) % _P
 Point = tuple[int, int, int, int]
 """Extended coordinates (X, Y, Z, T)."""

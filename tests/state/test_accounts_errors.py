@@ -141,8 +141,8 @@ def test_public_key_of_wrong_length_is_rejected(ws: WorkingState) -> None:
 
 
 def test_small_order_public_key_with_trivial_signature_is_rejected(ws: WorkingState) -> None:
-    # OpenSSL verifies an all-zero signature under the all-zero key for any message;
-    # without this check the account derived from that key would be spendable by anyone.
+    # ZIP-215 (chain/ed25519.py) verifies an all-zero signature under the all-zero key for any
+    # message; without this check the account derived from that key would be spendable by anyone.
     zero_addr = address_from_public_key(bytes(32))
     body = body_with(coin_msg("uusd", "1", sender=zero_addr)).SerializeToString()
     forged = tx_pb2.Tx(body=body, pub_key=bytes(32), signature=bytes(64))
