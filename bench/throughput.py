@@ -9,14 +9,16 @@ its CheckTx; bench/README.md says why async is the default). Every tx of the loa
 none is dropped by CheckTx unseen. A poller reads each new block from node0 and stamps every tx
 in it with the time the block became visible. Reported per system:
 
-- committed tx/s: transactions in blocks that became visible during the measured window,
-  divided by the window (a warm-up at the start is excluded);
-- p50/p99 latency: from the moment a tx's batch was sent to the moment its block was seen.
+- committed tx/s: load txs that succeeded in blocks that became visible during the measured
+  window, divided by the window (a warm-up at the start is excluded);
+- p50/p99 latency of those txs: from the moment a tx's batch was sent to the moment its block
+  was seen.
 
 kvstore transactions are padded to the size of an Optio transfer so both carry the same bytes.
 The last line printed is one JSON object (documented in bench/README.md).
 
-    .venv/bin/python bench/throughput.py [--quick] [--nodes 1,4] [--seconds S] [--method async|sync]
+    .venv/bin/python bench/throughput.py [--quick] [--nodes 1,4] [--seconds S] [--window N]
+        [--senders N] [--accounts N] [--method async|sync] [--keep]
 """
 
 from __future__ import annotations

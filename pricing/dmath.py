@@ -342,7 +342,8 @@ def _mills_piece(i: int, t: float) -> float:
 
     Horner's 12 dependent multiply-adds dominate the CDF's latency; Estrin's tree has
     depth 4, and with |t| ≤ 1/4 and fast-decaying coefficients its rounding is as good.
-    Indexing the table element-wise (no row view) lets array loops gather the coefficients.
+    Indexed by piece number, so that `upper_tails` runs one piece's loop with its coefficients
+    fixed (its inputs sorted by piece: no gather).
     """
     c = _MILLS_PIECES
     t2 = t * t
