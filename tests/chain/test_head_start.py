@@ -69,3 +69,33 @@ def test_the_foreseen_proposer_uses_the_evaluation_started_at_commit(tmp_path: P
     # Heights 1-3 teach the forecast; from the commit of height 3 on the proposer starts
     # early, except that at height 6 CometBFT did not offer every covered tx.
     assert used == [False, False, False, True, True, False, True]
+
+
+def test_a_head_start_over_a_small_share_of_the_offered_txs_is_dropped(tmp_path: Path) -> None:
+    """After a block that emptied the mempool the head start covers the few txs left; when
+    many more arrive before PrepareProposal, the proposal takes them all with a new
+    evaluation instead of holding them back a block."""
+    proposer, verifier = app_at(tmp_path / "p", True), app_at(tmp_path / "v", False)
+    mempool: list[bytes] = []
+    for height in range(1, 7):
+        head = proposer._head_start
+        prepared = proposer.prepare_proposal(abci_pb2.RequestPrepareProposal(
+            height=height, txs=mempool, max_tx_bytes=1 << 20, proposer_address=VALIDATOR)).txs
+        user_txs = split_block(list(prepared))[1]
+        assert sorted(user_txs) == sorted(mempool)
+        if height >= 4:  # the forecast is learnt: the head start covered `left` alone
+            assert head is not None and head.txs == (mempool[0],)
+        assert verifier.process_proposal(abci_pb2.RequestProcessProposal(
+            height=height, txs=prepared, proposer_address=VALIDATOR)).status == ACCEPT
+        for app in (proposer, verifier):
+            app.finalize_block(abci_pb2.RequestFinalizeBlock(
+                height=height, txs=prepared, proposer_address=VALIDATOR))
+        left = send(0, height)  # arrives before Commit: the head start covers it
+        assert proposer.check_tx(abci_pb2.RequestCheckTx(tx=left)).code == 0
+        for app in (proposer, verifier):
+            app.commit(abci_pb2.RequestCommit())
+        assert proposer.check_tx(abci_pb2.RequestCheckTx(tx=left, type=abci_pb2.RECHECK)).code == 0
+        later = [send(1, 10 * height + i) for i in range(3)]  # between Commit and the proposal
+        for raw in later:
+            assert proposer.check_tx(abci_pb2.RequestCheckTx(tx=raw)).code == 0
+        mempool = [left, *later]
