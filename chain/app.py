@@ -299,7 +299,7 @@ class OptioApp:
                 raise InjectedTxNotAllowed()
             tx = self._decode(raw)
             with ws.transaction():
-                process_tx(ws, tx, height=height, params=self._params)
+                process_tx(ws, tx, height=height, params=self._params, events=False)
         except OptioError as exc:
             return abci_pb2.ResponseCheckTx(code=exc.code, log=exc.message, codespace=exc.codespace)
         return _CHECK_OK

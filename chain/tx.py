@@ -19,7 +19,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -141,9 +141,11 @@ MAX_MONIKER_BYTES = 70
 MAX_COMMISSION_PPM = 1_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class SignedTx:
-    """A transaction that passed every stateless check, signature included."""
+class SignedTx(NamedTuple):
+    """A transaction that passed every stateless check, signature included.
+
+    A NamedTuple: immutable like the frozen dataclasses elsewhere, and built in half the
+    time (one per tx on every node)."""
 
     hash: bytes
     """SHA-256 of the raw tx bytes (32 bytes); `tx_hash` gives the hex form."""
@@ -189,6 +191,11 @@ def _parse_canonical(cls: type[_M], raw: bytes, part: str) -> _M:
 
 def parse_amount(text: str, denom: str, *, allow_zero: bool) -> int:
     """A canonical decimal amount in [0 or 1, MAX_AMOUNT]; raise InvalidAmount otherwise."""
+    if (0 < len(text) <= _MAX_AMOUNT_DIGITS and text.isascii() and text.isdigit()
+            and text[0] != "0"):
+        value = int(text)  # the common case: no leading zero, at most 19 digits
+        if value <= MAX_AMOUNT:
+            return value
     if text.startswith("-") and _CANONICAL_UINT.fullmatch(text[1:]):
         raise InvalidAmount(text, denom, "amounts cannot be negative")
     if not _CANONICAL_UINT.fullmatch(text):
@@ -211,9 +218,10 @@ def _decode_send(index: int, send: tx_pb2.MsgSend, signer_id: bytes) -> Send:
     to_id = parse_address(send.to_address)
     if from_id != signer_id:
         raise SignerMismatch(index, send.from_address, format_address(signer_id))
-    _check_denom(send.amount.denom)
-    amount = parse_amount(send.amount.amount, send.amount.denom, allow_zero=False)
-    return Send(from_id=from_id, to_id=to_id, denom=send.amount.denom, amount=amount)
+    coin = send.amount
+    denom = coin.denom
+    _check_denom(denom)
+    return Send(from_id, to_id, denom, parse_amount(coin.amount, denom, allow_zero=False))
 
 
 def _signer_address(index: int, text: str, signer_id: bytes) -> bytes:
@@ -318,33 +326,38 @@ def decode_tx(
     body = _parse_canonical(tx_pb2.TxBody, tx.body, "TxBody")
     if body.chain_id != chain_id:
         raise WrongChainId(body.chain_id, chain_id)
-    if len(tx.pub_key) != PUBLIC_KEY_BYTES:
-        raise InvalidPublicKey(f"expected a 32-byte ed25519 key, got {len(tx.pub_key)} bytes")
-    if not is_valid_public_key(tx.pub_key):
+    public_key = tx.pub_key
+    if len(public_key) != PUBLIC_KEY_BYTES:
+        raise InvalidPublicKey(f"expected a 32-byte ed25519 key, got {len(public_key)} bytes")
+    if not is_valid_public_key(public_key):
         raise InvalidPublicKey("not a usable ed25519 curve point (invalid or small-order key)")
-    signer_id = account_id_from_public_key(tx.pub_key)
+    signer_id = account_id_from_public_key(public_key)
     if signature_valid is None:
-        signature_valid = verify_signature(tx.pub_key, tx.signature, sign_bytes(tx.body))
+        signature_valid = verify_signature(public_key, tx.signature, sign_bytes(tx.body))
     if len(tx.signature) != SIGNATURE_BYTES or not signature_valid:
         raise InvalidSignature(format_address(signer_id))
-    if body.nonce == 0:
-        raise InvalidNonce(body.nonce)
-    memo_size = len(body.memo.encode())
+    nonce = body.nonce
+    if nonce == 0:
+        raise InvalidNonce(nonce)
+    memo = body.memo
+    memo_size = len(memo.encode())
     if memo_size > max_memo_bytes:
         raise MemoTooLong(memo_size, max_memo_bytes)
-    if not body.messages:
+    msgs = body.messages
+    if not msgs:
         raise EmptyTx()
-    if len(body.messages) > max_msgs_per_tx:
-        raise TooManyMessages(len(body.messages), max_msgs_per_tx)
+    if len(msgs) > max_msgs_per_tx:
+        raise TooManyMessages(len(msgs), max_msgs_per_tx)
     fee = 0
     if body.HasField("fee"):
-        if body.fee.denom != FEE_DENOM:
-            if not is_known_denom(body.fee.denom):
-                raise UnknownDenom(body.fee.denom, DENOMS)
-            raise InvalidFeeDenom(body.fee.denom, FEE_DENOM)
-        fee = parse_amount(body.fee.amount, body.fee.denom, allow_zero=True)
+        coin = body.fee
+        if coin.denom != FEE_DENOM:
+            if not is_known_denom(coin.denom):
+                raise UnknownDenom(coin.denom, DENOMS)
+            raise InvalidFeeDenom(coin.denom, FEE_DENOM)
+        fee = parse_amount(coin.amount, FEE_DENOM, allow_zero=True)
     messages: list[TxMessage] = []
-    for index, msg in enumerate(body.messages):
+    for index, msg in enumerate(msgs):
         kind = msg.WhichOneof("sum")
         if kind == "send":
             messages.append(_decode_send(index, msg.send, signer_id))
@@ -355,14 +368,14 @@ def decode_tx(
     return SignedTx(
         hash=hashlib.sha256(raw).digest(),
         size=len(raw),
-        chain_id=body.chain_id,
-        nonce=body.nonce,
+        chain_id=chain_id,
+        nonce=nonce,
         fee=fee,
-        memo=body.memo,
+        memo=memo,
         timeout_height=body.timeout_height,
         messages=tuple(messages),
         signer_id=signer_id,
-        public_key=tx.pub_key,
+        public_key=public_key,
     )
 
 

@@ -64,11 +64,8 @@ class Account:
     def decode(cls, raw: bytes) -> Account:
         if len(raw) < 9:
             raise ValueError(f"account record of {len(raw)} bytes is too short")
-        return cls(
-            max_nonce=decode_u64(raw[:8]),
-            used=int.from_bytes(raw[8:], "big"),
-            window=(len(raw) - 8) * 8,
-        )
+        # (max_nonce, used, window): positional, as in the other hot constructors here
+        return cls(decode_u64(raw[:8]), int.from_bytes(raw[8:], "big"), (len(raw) - 8) * 8)
 
     def encode(self) -> bytes:
         return encode_u64(self.max_nonce) + self.used.to_bytes(self.window // 8, "big")
@@ -95,13 +92,8 @@ class Account:
         if nonce > self.max_nonce:
             shift = nonce - self.max_nonce
             mask = (1 << self.window) - 1
-            used = ((self.used << shift) | 1) & mask
-            return Account(max_nonce=nonce, used=used, window=self.window)
-        return Account(
-            max_nonce=self.max_nonce,
-            used=self.used | (1 << (self.max_nonce - nonce)),
-            window=self.window,
-        )
+            return Account(nonce, ((self.used << shift) | 1) & mask, self.window)
+        return Account(self.max_nonce, self.used | (1 << (self.max_nonce - nonce)), self.window)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,18 +174,22 @@ def _set_u64_or_delete(ws: WorkingState, key: bytes, value: int) -> None:
 
 
 def _debit(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> None:
-    balance = _balance(ws, account_id, denom)
+    key = keys.balance_key(account_id, denom)
+    raw = ws.get(key)
+    balance = 0 if raw is None else decode_u64(raw)
     if balance < amount:
         raise InsufficientFunds(format_address(account_id), denom, balance, amount, 0)
-    _set_u64_or_delete(ws, keys.balance_key(account_id, denom), balance - amount)
+    _set_u64_or_delete(ws, key, balance - amount)
 
 
 def _credit(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> None:
-    balance = _balance(ws, account_id, denom) + amount
+    key = keys.balance_key(account_id, denom)
+    raw = ws.get(key)
+    balance = amount if raw is None else decode_u64(raw) + amount
     # Balances are bounded by supply, and supply by MAX_AMOUNT; crossing it is a bug.
     if balance > MAX_AMOUNT:
         raise RuntimeError(f"balance of {denom} would exceed MAX_AMOUNT: supply invariant broken")
-    ws.set(keys.balance_key(account_id, denom), encode_u64(balance))
+    ws.set(key, encode_u64(balance))
 
 
 def transfer_coins(
@@ -228,13 +224,14 @@ def mint_coins(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> 
     _credit(ws, account_id, denom, amount)
 
 
-def _check_nonce(account: Account, nonce: int, params: Params, signer: str) -> None:
+def _check_nonce(account: Account, tx: SignedTx, params: Params) -> None:
+    nonce = tx.nonce
     if nonce > account.max_nonce + params.nonce_max_ahead:
-        raise NonceTooFarAhead(signer, nonce, account.max_nonce + params.nonce_max_ahead)
+        raise NonceTooFarAhead(tx.signer, nonce, account.max_nonce + params.nonce_max_ahead)
     if nonce < account.lowest_acceptable_nonce:
-        raise NonceTooOld(signer, nonce, account.lowest_acceptable_nonce)
+        raise NonceTooOld(tx.signer, nonce, account.lowest_acceptable_nonce)
     if account.is_nonce_used(nonce):
-        raise NonceReplayed(signer, nonce)
+        raise NonceReplayed(tx.signer, nonce)
 
 
 def _spent(msg: TxMessage) -> tuple[str, int]:
@@ -250,9 +247,12 @@ def _spent(msg: TxMessage) -> tuple[str, int]:
 def _check_funds(ws: WorkingState, tx: SignedTx) -> None:
     """All spending of the tx (fee + every send and bond) is covered, checked per denom up front
     (in denom order; a denom the tx does not spend cannot fail, so it is not read)."""
-    spent = [_spent(m) for m in tx.messages]
+    spent: dict[str, int] = {}
+    for msg in tx.messages:
+        denom, amount = _spent(msg)
+        spent[denom] = spent.get(denom, 0) + amount
     for denom in DENOMS:
-        amount = sum(a for d, a in spent if d == denom)
+        amount = spent.get(denom, 0)
         fee = tx.fee if denom == FEE_DENOM else 0
         if amount + fee == 0:
             continue
@@ -261,25 +261,28 @@ def _check_funds(ws: WorkingState, tx: SignedTx) -> None:
             raise InsufficientFunds(tx.signer, denom, balance, amount, fee)
 
 
-def process_msg_send(ws: WorkingState, msg: Send) -> Event:
+def process_msg_send(ws: WorkingState, msg: Send, *, events: bool = True) -> tuple[Event, ...]:
     """Move coins between accounts; InsufficientFunds if the sender lacks them. Module
     accounts (staking pools) only move by staking messages."""
     if msg.to_id in _module_account_ids():
         raise ModuleAccountRecipient(msg.to_address)
     _debit(ws, msg.from_id, msg.denom, msg.amount)
     _credit(ws, msg.to_id, msg.denom, msg.amount)
-    return Event(
+    if not events:
+        return ()
+    return (Event(
         "transfer",
         (
             ("sender", msg.from_address),
             ("recipient", msg.to_address),
             ("amount", coin_text(msg.amount, msg.denom)),
         ),
-    )
+    ),)
 
 
 def process_tx(
-    ws: WorkingState, tx: SignedTx, *, height: int, params: Params | None = None
+    ws: WorkingState, tx: SignedTx, *, height: int, params: Params | None = None,
+    events: bool = True,
 ) -> TxReceipt:
     """Stateful checks then execution of a decoded tx at block `height`.
 
@@ -290,14 +293,16 @@ def process_tx(
     state/slashing.py). Run inside
     `ws.transaction()`: a raise leaves no trace. `params` may be passed by a
     caller that already holds the chain's parameters (they only change at
-    genesis); otherwise they are read from `ws`.
+    genesis); otherwise they are read from `ws`. `events=False` (CheckTx, which
+    drops them) skips building the events of the tx and of its sends; the receipt
+    then has none of those.
     """
     if params is None:
         params = get_params(ws)
     if tx.timeout_height and height > tx.timeout_height:
         raise TxExpired(tx.timeout_height, height)
     account = _load_account(ws, tx.signer_id, params.nonce_window)
-    _check_nonce(account, tx.nonce, params, tx.signer)
+    _check_nonce(account, tx, params)
     if tx.fee < params.min_fee_uusd:
         raise FeeBelowMinimum(tx.fee, params.min_fee_uusd, FEE_DENOM)
     _check_funds(ws, tx)
@@ -307,7 +312,7 @@ def process_tx(
         pool = get_fee_pool(ws, FEE_DENOM) + tx.fee
         ws.set(keys.fee_pool_key(FEE_DENOM), encode_u64(pool))
     ws.set(keys.account_key(tx.signer_id), account.with_nonce_used(tx.nonce).encode())
-    events = [
+    emitted = [
         Event(
             "tx",
             (
@@ -316,13 +321,15 @@ def process_tx(
                 ("fee", coin_text(tx.fee, FEE_DENOM)),
             ),
         )
-    ]
+    ] if events else []
     for msg in tx.messages:
-        events.extend(_handler(msg)(ws, msg, params, height))
-    return TxReceipt(fee=tx.fee, events=tuple(events))
+        emitted.extend(_handler(msg)(ws, msg, params, height, events))
+    return TxReceipt(tx.fee, tuple(emitted))
 
 
-MsgHandler = Callable[["WorkingState", Any, Params, int], tuple[Event, ...]]
+MsgHandler = Callable[["WorkingState", Any, Params, int, bool], tuple[Event, ...]]
+"""(state, message, params, height, events) -> the message's events. `events` False: the
+caller drops them, and a handler may skip building them (sends do)."""
 
 
 def _handler(msg: TxMessage) -> MsgHandler:
@@ -349,18 +356,19 @@ def _module_account_ids() -> frozenset[bytes]:
 
 @cache
 def _dispatch_table() -> dict[type, MsgHandler]:
-    """Message type -> handler(ws, msg, params, height). Built on first use: the staking
-    modules import this module's coin functions, so they cannot be imported at its top."""
+    """Message type -> handler(ws, msg, params, height, events). Built on first use: the
+    staking modules import this module's coin functions, so they cannot be imported at its
+    top. Staking messages are rare: they always build their events."""
     from chain import tx
     from state import slashing, staking
 
     return {
-        tx.Send: lambda ws, m, p, h: (process_msg_send(ws, m),),
-        tx.CreateValidator: lambda ws, m, p, h: staking.process_msg_create_validator(ws, m, p),
-        tx.EditValidator: lambda ws, m, p, h: staking.process_msg_edit_validator(ws, m, p),
-        tx.Delegate: lambda ws, m, p, h: staking.process_msg_delegate(ws, m, p),
-        tx.Undelegate: lambda ws, m, p, h: staking.process_msg_undelegate(ws, m, p, height=h),
-        tx.Redelegate: lambda ws, m, p, h: staking.process_msg_redelegate(ws, m, p, height=h),
-        tx.Unjail: lambda ws, m, p, h: slashing.process_msg_unjail(ws, m, p),
-        tx.WithdrawRewards: lambda ws, m, p, h: staking.process_msg_withdraw_rewards(ws, m, p),
+        tx.Send: lambda ws, m, p, h, e: process_msg_send(ws, m, events=e),
+        tx.CreateValidator: lambda ws, m, p, h, e: staking.process_msg_create_validator(ws, m, p),
+        tx.EditValidator: lambda ws, m, p, h, e: staking.process_msg_edit_validator(ws, m, p),
+        tx.Delegate: lambda ws, m, p, h, e: staking.process_msg_delegate(ws, m, p),
+        tx.Undelegate: lambda ws, m, p, h, e: staking.process_msg_undelegate(ws, m, p, height=h),
+        tx.Redelegate: lambda ws, m, p, h, e: staking.process_msg_redelegate(ws, m, p, height=h),
+        tx.Unjail: lambda ws, m, p, h, e: slashing.process_msg_unjail(ws, m, p),
+        tx.WithdrawRewards: lambda ws, m, p, h, e: staking.process_msg_withdraw_rewards(ws, m, p),
     }

@@ -19,12 +19,14 @@ from chain.tx import (
     build_send_tx,
     build_tx_body,
     decode_tx,
+    parse_amount,
     public_key_bytes,
     sign_tx,
     tx_hash,
 )
 from state.denoms import MAX_AMOUNT
 from state.errors import (
+    InvalidAmount,
     InvalidPublicKey,
     InvalidSignature,
     MalformedTx,
@@ -188,3 +190,20 @@ def test_memo_with_invalid_utf8_is_malformed() -> None:
     # memo (field 4, length-delimited) holding a lone continuation byte.
     with pytest.raises(MalformedTx, match="TxBody"):
         decode_tx(sign_tx(SEED, body + bytes([4 << 3 | 2, 1, 0x80])), CHAIN, LIMIT)
+
+
+@pytest.mark.parametrize(("text", "allow_zero", "expected"), [
+    ("1", False, 1), ("10", False, 10), (str(MAX_AMOUNT), False, MAX_AMOUNT),
+    ("0", True, 0), ("0", False, "greater than zero"), (str(MAX_AMOUNT + 1), False, "maximum"),
+    ("9" * 40, False, "maximum"), ("01", False, "leading zeros"), ("00", True, "leading zeros"),
+    ("-1", False, "negative"), ("+1", False, "digits only"), (" 1", False, "digits only"),
+    ("", True, "digits only"), ("\u0663", False, "digits only"), ("1\u00b2", False, "digits only"),
+])
+def test_amounts_are_canonical_ascii_decimals_within_bounds(
+        text: str, allow_zero: bool, expected: int | str) -> None:
+    """parse_amount's fast path (plain ASCII digits) and its error analysis agree."""
+    if isinstance(expected, int):
+        assert parse_amount(text, "uusd", allow_zero=allow_zero) == expected
+    else:
+        with pytest.raises(InvalidAmount, match=expected):
+            parse_amount(text, "uusd", allow_zero=allow_zero)

@@ -205,3 +205,20 @@ def test_passing_params_gives_the_same_result_as_reading_them(ws: WorkingState) 
     assert receipt.fee == FEE
     with pytest.raises(NonceReplayed):
         process_tx(ws, tx, height=3)
+
+
+def test_without_events_a_tx_does_the_same_and_reports_none(ws: WorkingState) -> None:
+    """CheckTx drops a tx's events: `events=False` skips them and changes nothing else."""
+    with_events = ws.overlay()
+    without = ws.overlay()
+    for nonce in (1, 2):
+        tx = decode_tx(send(nonce=nonce, to=POOR_ADDR, amount=7), CHAIN, 16_384)
+        with with_events.transaction():
+            full = process_tx(with_events, tx, height=3)
+        with without.transaction():
+            bare = process_tx(without, tx, height=3, events=False)
+        assert [e.type for e in full.events] == ["tx", "transfer"]
+        assert bare.events == () and bare.fee == full.fee
+    assert with_events.staged_items() == without.staged_items()
+    with pytest.raises(NonceReplayed):
+        process_tx(without, tx, height=3, events=False)
