@@ -11,8 +11,8 @@ signature passes it. Two things follow from using it everywhere:
 - a batch check agrees exactly with one-by-one checks (the cofactored equation has no
   torsion component left for random coefficients to catch or miss), so nodes verifying
   transactions in batches of any make-up reach the same verdicts (chain/ed25519_batch.py).
-The arithmetic is the `optio_ed25519` extension (chain/native/, the `ed25519-zebra` crate),
-built by the set-up script.
+The arithmetic is in the `optio_native` extension (chain/native/src/ed25519.rs, the
+`ed25519-zebra` crate), built by the set-up script.
 
 **The key check.** Under these rules a public key of small order (for example 32 zero bytes)
 verifies a trivial signature over any message, so an account whose address came from such a
@@ -26,9 +26,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 try:
-    import optio_ed25519
+    import optio_native
 except ImportError as exc:  # pragma: no cover - a set-up error, not a code path
-    raise ImportError("the optio_ed25519 extension is not installed: run ./localnet/setup.sh "
+    raise ImportError("the optio_native extension is not installed: run ./localnet/setup.sh "
                       "(it builds chain/native with cargo)") from exc
 
 PUBLIC_KEY_BYTES = 32
@@ -95,4 +95,4 @@ def is_valid_public_key(encoded: bytes) -> bool:
 def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> bool:
     """ed25519 verification by the ZIP-215 rules (module docstring); wrong lengths are False.
     Releases the GIL while it verifies (about 30 µs)."""
-    return optio_ed25519.verify(public_key, signature, message)
+    return optio_native.verify(public_key, signature, message)

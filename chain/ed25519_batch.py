@@ -1,7 +1,7 @@
 """Many ed25519 verifications in one call that holds no GIL.
 
 CheckTx hands the signatures of each group of requests to worker threads (chain/app.py) as
-one batch: the `optio_ed25519` extension checks them together under the ZIP-215 rules
+one batch: the `optio_native` extension checks them together under the ZIP-215 rules
 (chain/ed25519.py), at about half the cost per signature of one-by-one checks
 (docs/transactions.md), with the GIL released so the workers verify alongside the
 interpreter. Under those rules a batch check accepts exactly when every
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import accumulate
 
-from chain.ed25519 import PUBLIC_KEY_BYTES, SIGNATURE_BYTES, optio_ed25519
+from chain.ed25519 import PUBLIC_KEY_BYTES, SIGNATURE_BYTES, optio_native
 
 
 class SignatureBatch:
@@ -34,8 +34,8 @@ class SignatureBatch:
         self._verified: list[bool] | None = None
 
     def verify(self) -> None:
-        self._verified = optio_ed25519.verify_batch(self._keys, self._signatures,
-                                                    self._messages, self._ends)
+        self._verified = optio_native.verify_batch(self._keys, self._signatures,
+                                                   self._messages, self._ends)
 
     def verdicts(self) -> list[bool]:
         """After `verify()`: `verify_signature` of each triple, in order (a wrong-length key

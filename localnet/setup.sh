@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent set-up of a development machine: a project virtualenv with Optio
-# installed (editable, with test extras) and its native ed25519 extension (built
-# with cargo from chain/native), and a pinned CometBFT v0.38 binary in the
-# project-local tools folder. Safe to run again; it skips work already done.
+# installed (editable, with test extras) and its native extension (ed25519
+# verification, tree hashing; built with cargo from chain/native), and a pinned
+# CometBFT v0.38 binary in the project-local tools folder. Safe to run again; it
+# skips work already done.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,22 +31,22 @@ else
   log "python environment up to date"
 fi
 
-# 2. The ed25519 extension (chain/native: Rust, built by maturin with the locked crate
+# 2. The native extension (chain/native: Rust, built by maturin with the locked crate
 #    versions). Rebuilt only when its sources changed since the last successful install.
 native="$ROOT/chain/native"
 stamp="$VENV/.optio-native.sha256"
-want="$(cat "$native/Cargo.toml" "$native/Cargo.lock" "$native/pyproject.toml" "$native"/src/*.rs | sha256sum | cut -d' ' -f1)"
+want="$(cat "$native/Cargo.toml" "$native/Cargo.lock" "$native/pyproject.toml" "$native"/*.pyi "$native"/src/*.rs | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
     PATH="$HOME/.cargo/bin:$PATH"
   fi
   command -v cargo >/dev/null || { log "error: Rust (cargo) is required to build chain/native"; exit 1; }
-  log "building the ed25519 extension (chain/native; about a minute the first time)"
+  log "building the native extension (ed25519 verification, tree hashing; chain/native; about a minute the first time)"
   CARGO_TARGET_DIR="$TOOLS/cargo-target" MATURIN_PEP517_ARGS="--locked" \
     "$VENV/bin/python" -m pip install --quiet --force-reinstall --no-deps "$native"
   echo "$want" > "$stamp"
 else
-  log "ed25519 extension up to date"
+  log "native extension (ed25519 verification, tree hashing) up to date"
 fi
 
 # 3. CometBFT, pinned, built once into .tools/bin.

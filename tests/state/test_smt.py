@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from state.proof import EMPTY_HASH, key_path, value_hash
-from state.smt import TreeUpdater, reachable_new_nodes
+from state.smt import TreeUpdater
 
 keys = st.binary(min_size=1, max_size=8)
 
@@ -73,7 +73,7 @@ def test_only_nodes_reachable_from_the_final_root_are_kept_for_commit() -> None:
     updater = TreeUpdater(nodes.__getitem__)
     root = updater.apply(EMPTY_HASH, sorted((key_path(bytes([i])), value_hash(b"a")) for i in range(50)))
     root = updater.apply(root, sorted((key_path(bytes([i])), value_hash(b"b")) for i in range(50)))
-    kept = reachable_new_nodes(root, updater.new_nodes)
+    kept, _ = updater.committable_nodes(root)
     leaves = [record for _, record in kept if record[0] == 0]
     assert len(leaves) == 50
     assert all(record.endswith(value_hash(b"b")) for record in leaves)
