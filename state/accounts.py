@@ -131,7 +131,12 @@ def get_balance(ws: WorkingState, address: str | bytes, denom: str) -> int:
 
 
 def _balance(ws: WorkingState, account_id: bytes, denom: str) -> int:
-    raw = ws.get(keys.balance_key(account_id, denom))
+    return _u64_at(ws, keys.balance_key(account_id, denom))
+
+
+def _u64_at(ws: WorkingState, key: bytes) -> int:
+    """The amount stored at `key`; 0 when absent (a zero amount is stored as absent)."""
+    raw = ws.get(key)
     return 0 if raw is None else decode_u64(raw)
 
 
@@ -143,13 +148,11 @@ def get_balances(ws: WorkingState, address: str | bytes) -> tuple[Coin, ...]:
 
 
 def get_supply(ws: WorkingState, denom: str) -> int:
-    raw = ws.get(keys.supply_key(denom))
-    return 0 if raw is None else decode_u64(raw)
+    return _u64_at(ws, keys.supply_key(denom))
 
 
 def get_fee_pool(ws: WorkingState, denom: str) -> int:
-    raw = ws.get(keys.fee_pool_key(denom))
-    return 0 if raw is None else decode_u64(raw)
+    return _u64_at(ws, keys.fee_pool_key(denom))
 
 
 def is_supply_conserved(ws: WorkingState) -> bool:
@@ -174,9 +177,8 @@ def _set_u64_or_delete(ws: WorkingState, key: bytes, value: int) -> None:
 
 
 def _debit(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> None:
-    key = keys.balance_key(account_id, denom)
-    raw = ws.get(key)
-    balance = 0 if raw is None else decode_u64(raw)
+    key = keys.balance_key(account_id, denom)  # built once: read, then written
+    balance = _u64_at(ws, key)
     if balance < amount:
         raise InsufficientFunds(format_address(account_id), denom, balance, amount, 0)
     _set_u64_or_delete(ws, key, balance - amount)
@@ -184,8 +186,7 @@ def _debit(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> None
 
 def _credit(ws: WorkingState, account_id: bytes, denom: str, amount: int) -> None:
     key = keys.balance_key(account_id, denom)
-    raw = ws.get(key)
-    balance = amount if raw is None else decode_u64(raw) + amount
+    balance = _u64_at(ws, key) + amount
     # Balances are bounded by supply, and supply by MAX_AMOUNT; crossing it is a bug.
     if balance > MAX_AMOUNT:
         raise RuntimeError(f"balance of {denom} would exceed MAX_AMOUNT: supply invariant broken")
