@@ -73,7 +73,7 @@ from state.accounts import is_supply_conserved, process_tx
 from state.beacon import process_beacon
 from state.block import NANOS_PER_SECOND, BlockHeader, process_block_header
 from state.errors import InjectedTxNotAllowed, OptioError, QueryHeightUnavailable
-from state.events import Event
+from state.events import INDEXED_KEYS, Event
 from state.oracle import (
     OracleParams,
     get_oracle_params,
@@ -551,14 +551,18 @@ class OptioApp:
         events += process_staking_begin_block(ws, req)  # rewards, evidence, liveness
         # Results are written into the response in place: building each ExecTxResult apart
         # and copying it in costs twice as much.
-        return abci_pb2.ResponseFinalizeBlock(events=events)
+        response = abci_pb2.ResponseFinalizeBlock()
+        for event in events:
+            _fill_event(response.events.add(), event)
+        return response
 
     def _end_execution(
         self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock,
         response: abci_pb2.ResponseFinalizeBlock,
     ) -> abci_pb2.ResponseFinalizeBlock:
         end_events, updates = self._end_block(ws, req)
-        response.events.extend(end_events)
+        for event in end_events:
+            _fill_event(response.events.add(), event)
         if self._check_invariants:
             if not is_supply_conserved(ws):
                 raise RuntimeError(f"invariant broken at height {req.height}: supply not conserved")
@@ -631,17 +635,16 @@ class OptioApp:
 
     def _begin_block(
         self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock
-    ) -> list[abci_pb2.Event]:
+    ) -> list[Event]:
         """Work before the block's txs (oracle prices, evidence, liveness)."""
         return self._apply_injected_txs(ws, req)
 
     def _end_block(
         self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock
-    ) -> tuple[list[abci_pb2.Event], tuple[Validator, ...]]:
+    ) -> tuple[list[Event], tuple[Validator, ...]]:
         """Work after the block's txs: unbonding maturity and validator-set changes, which
         CometBFT applies from height + 2 (state/staking.py)."""
-        events, updates = process_staking_end_block(ws, req.height)
-        return [_fill_event(abci_pb2.Event(), e) for e in events], updates
+        return process_staking_end_block(ws, req.height)
 
     def commit(self, req: abci_pb2.RequestCommit) -> abci_pb2.ResponseCommit:
         if self._pending is None:
@@ -711,12 +714,12 @@ class OptioApp:
 
     def _apply_injected_txs(
         self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock
-    ) -> list[abci_pb2.Event]:
+    ) -> list[Event]:
         """Aggregate the oracle tx's observations into prices (state/oracle.py) and record
         the ordering tx's VDF output as the block's beacon (state/beacon.py). The block
         passed ProcessProposal on > 2/3 of the power, so both are well formed."""
         ctx = self._proposal_context(req.height, ws)
-        events = []
+        events: list[Event] = []
         if ctx.oracle_required:
             oracle = decode_oracle_tx(req.txs[0]) if req.txs else None
             if oracle is None:
@@ -729,7 +732,7 @@ class OptioApp:
         beacon = finalized_beacon(ctx, req.txs)
         if beacon is not None:
             process_beacon(ws, beacon)
-        return [_fill_event(abci_pb2.Event(), e) for e in events]
+        return events
 
     def _deliver(self, ws: WorkingState, raw: bytes, height: int,
                  result: abci_pb2.ExecTxResult) -> None:
@@ -769,10 +772,9 @@ def _validator_update(validator: Validator) -> abci_pb2.ValidatorUpdate:
         pub_key=crypto_pb2.PublicKey(ed25519=validator.pub_key), power=validator.power)
 
 
-def _fill_event(target: abci_pb2.Event, event: Event) -> abci_pb2.Event:
-    """`event` written into `target` (in place: tx results add theirs to the response),
-    every attribute indexed."""
+def _fill_event(target: abci_pb2.Event, event: Event) -> None:
+    """`event` written into `target` (in place: the response's repeated fields add them),
+    the attributes of `INDEXED_KEYS` marked for CometBFT's index."""
     target.type = event.type
     for key, value in event.attributes:
-        target.attributes.add(key=key, value=value, index=True)
-    return target
+        target.attributes.add(key=key, value=value, index=key in INDEXED_KEYS)

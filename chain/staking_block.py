@@ -20,8 +20,8 @@ _ABSENT = (types_pb2.BLOCK_ID_FLAG_ABSENT, types_pb2.BLOCK_ID_FLAG_UNKNOWN)
 
 def process_staking_begin_block(
     ws: WorkingState, req: abci_pb2.RequestFinalizeBlock
-) -> list[abci_pb2.Event]:
-    """Rewards, evidence and liveness for block `req.height`; their ABCI events."""
+) -> list[Event]:
+    """Rewards, evidence and liveness for block `req.height`; their events."""
     params = get_params(ws)
     votes = [
         CommitVote(address=v.validator.address, power=v.validator.power,
@@ -37,8 +37,4 @@ def process_staking_begin_block(
     events: list[Event] = process_block_rewards(ws, votes, req.proposer_address, params)
     events += process_evidence(ws, evidence, req.height, params)
     events += process_liveness(ws, votes, req.height, params)
-    return [
-        abci_pb2.Event(type=e.type, attributes=[
-            abci_pb2.EventAttribute(key=k, value=v, index=True) for k, v in e.attributes])
-        for e in events
-    ]
+    return events

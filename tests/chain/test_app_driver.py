@@ -163,6 +163,18 @@ def test_a_failing_tx_in_a_block_has_its_code_and_changes_nothing(nodes: list[No
     assert result.app_hash == reference.finalize(1, [good]).app_hash
 
 
+def test_a_transfer_is_indexed_by_its_parties_not_by_its_figures(nodes: list[Node]) -> None:
+    node = nodes[0]
+    node.init_chain()
+    result = node.finalize(1, [send(0, 1, 500)]).tx_results[0]
+    indexed = {(e.type, a.key): a.index for e in result.events for a in e.attributes}
+    assert indexed == {
+        ("tx", "signer"): True, ("tx", "nonce"): False, ("tx", "fee"): False,
+        ("transfer", "sender"): True, ("transfer", "recipient"): True,
+        ("transfer", "amount"): False,
+    }
+
+
 def test_process_proposal_rejects_a_block_with_a_tx_an_honest_proposer_would_not_include(
     nodes: list[Node],
 ) -> None:

@@ -129,7 +129,7 @@ def _recipients(net: Localnet) -> list[str]:
     """Every address that received a transfer, read back from the chain's tx index."""
     found: list[str] = []
     rpc = net.rpc(0)
-    result = rpc.call("tx_search", query="transfer.amount EXISTS", per_page="100")
+    result = rpc.call("tx_search", query="transfer.recipient EXISTS", per_page="100")
     for tx in result["txs"]:
         for event in tx["tx_result"].get("events", []):
             if event["type"] == "transfer":
