@@ -277,8 +277,9 @@ class OptioApp:
             group = reqs[start:start + _VERIFY_GROUP]
             claims = {r.tx: claim for r in group
                       if r.tx not in self._decoded and (claim := signature_claim(r.tx))}
-            batch = SignatureBatch(list(claims.values()))
-            verified = loop.run_in_executor(self._verifier, batch.verify) if claims else None
+            # A group with nothing to verify (every tx decoded before) has no batch.
+            batch = SignatureBatch(list(claims.values())) if claims else None
+            verified = loop.run_in_executor(self._verifier, batch.verify) if batch else None
             groups.append((group, claims, batch, verified))
         answers = []
         for group, claims, batch, verified in groups:
@@ -286,7 +287,8 @@ class OptioApp:
                 await verified
             while self._executing is not None:
                 await self._executing.wait()
-            self._verdicts.update(zip(claims, batch.verdicts()))
+            if batch is not None:
+                self._verdicts.update(zip(claims, batch.verdicts()))
             answers += [self.check_tx(r) for r in group]
             for raw in claims:  # those no decode took (refused before it, say)
                 self._verdicts.pop(raw, None)

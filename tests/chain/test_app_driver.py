@@ -289,6 +289,37 @@ def test_stepwise_finalize_block_with_checktx_in_between_answers_as_in_one_go(
     assert stepwise.info().last_block_app_hash == expected.app_hash
 
 
+def test_checktx_batch_of_txs_decoded_before_waits_for_the_block_and_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch arriving while a block executes in steps, every tx of which was decoded before
+    (CometBFT's mempool cache forgets txs under heavy load and lets repeats through), has no
+    signature to verify: it still waits for the block and answers as one CheckTx per tx."""
+    monkeypatch.setattr(chain.app, "_FINALIZE_STEP", 2)
+    reference, stepwise = Node(tmp_path / "a"), Node(tmp_path / "b")
+    stepwise.app = OptioApp(stepwise.store, check_invariants=True, offload=True)
+    for node in (reference, stepwise):
+        node.init_chain()
+    block = [send(0, 1, 5), send(1, 1, 5), send(2, 1, 7)]
+    repeats = [*block, send(0, 2, 9)]
+    for tx in repeats:
+        stepwise.app._decode(tx)
+    reference.finalize(1, block)
+    expected = [reference.app.check_tx(abci_pb2.RequestCheckTx(tx=tx)) for tx in repeats]
+
+    async def both() -> list[abci_pb2.ResponseCheckTx]:
+        executing = asyncio.ensure_future(stepwise.finalize(1, block))
+        await asyncio.sleep(0)  # the block is now between two steps
+        answers = stepwise.app.check_tx_batch([abci_pb2.RequestCheckTx(tx=tx) for tx in repeats])
+        assert inspect.isawaitable(answers)
+        await executing
+        return await answers
+
+    answers = asyncio.run(both())
+    assert answers == expected
+    assert [a.code for a in answers] == [31, 31, 31, 0]
+
+
 def proposal(node: Node, height: int, txs: list[bytes]) -> abci_pb2.RequestProcessProposal:
     """An honest proposal at `height`, right after the node's last commit, carrying `txs`,
     with the header fields CometBFT fills in."""
