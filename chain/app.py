@@ -57,6 +57,7 @@ from chain.oracle.tx import check_oracle_tx, decode_oracle_tx
 from chain.oracle.proposal import (
     ProposalContext,
     ProposalRejected,
+    block_bytes,
     build_proposal,
     check_proposal,
     finalized_beacon,
@@ -347,14 +348,15 @@ class OptioApp:
         self._user_tx_bytes = req.max_tx_bytes - 2 * size  # room for a larger oracle tx
         chosen: list[bytes] = []
         for raw in req.txs:
-            if size + len(raw) > req.max_tx_bytes or is_injected_tx(raw):
+            taken = block_bytes(len(raw))
+            if size + taken > req.max_tx_bytes or is_injected_tx(raw):
                 continue
             try:
                 self._decode(raw)
             except OptioError:
                 continue
             chosen.append(raw)
-            size += len(raw)
+            size += taken
         head = self._take_head_start(req.height, chosen)
         if head is not None:
             chosen = list(head.txs)
@@ -390,10 +392,11 @@ class OptioApp:
         txs: list[bytes] = []
         room = self._user_tx_bytes
         for raw in self._mempool.expected_survivors():
-            if len(raw) > room:
+            taken = block_bytes(len(raw))
+            if taken > room:
                 break
             txs.append(raw)
-            room -= len(raw)
+            room -= taken
         if not txs:
             return
         seed = compute_block_seed(self._chain_id, height, self._store.last_app_hash, txs)

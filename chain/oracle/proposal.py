@@ -68,11 +68,19 @@ class ProposalRejected(Exception):
         self.reason = reason
 
 
+def block_bytes(tx_len: int) -> int:
+    """Bytes a tx of `tx_len` bytes takes from `max_tx_bytes`: CometBFT counts each tx as an
+    element of the block's protobuf `Data.txs` (tag, length varint, bytes), and stops with a
+    consensus failure if PrepareProposal answers more (v0.38 `Txs.Validate`)."""
+    return 1 + max(1, (tx_len.bit_length() + 6) // 7) + tx_len
+
+
 def injected_budget(ctx: ProposalContext, local_last_commit: abci_pb2.ExtendedCommitInfo
                     ) -> tuple[list[bytes], int]:
     """(the oracle tx or nothing, bytes the injected txs take from `max_tx_bytes`)."""
     oracle = [build_oracle_tx(local_last_commit)] if ctx.oracle_required else []
-    return oracle, sum(len(tx) for tx in oracle) + ordering_tx_size(ctx.vdf_iterations)
+    return oracle, (sum(block_bytes(len(tx)) for tx in oracle)
+                    + block_bytes(ordering_tx_size(ctx.vdf_iterations)))
 
 
 def build_proposal(

@@ -192,15 +192,40 @@ def test_process_proposal_rejects_a_block_with_a_tx_an_honest_proposer_would_not
         assert answer.status == status
 
 
+def data_bytes(txs: list[bytes]) -> int:
+    """What CometBFT counts against `max_tx_bytes`: the txs as a block's protobuf `Data`
+    (`repeated bytes txs = 1`, encoded exactly as this response's field 1)."""
+    return abci_pb2.ResponsePrepareProposal(txs=txs).ByteSize()
+
+
 def test_prepare_proposal_drops_invalid_txs_and_respects_max_bytes(nodes: list[Node]) -> None:
     node = nodes[0]
     node.init_chain()
     txs = [send(0, n, 1) for n in range(1, 6)]
     ordering_bytes = ordering_tx_size(get_params(node.app._mempool.state).vdf_iterations)
+    budget = data_bytes([bytes(ordering_bytes), *txs[:3]])
+    for max_tx_bytes, fitting in ((budget, 3), (budget - 1, 2)):
+        answer = node.app.prepare_proposal(abci_pb2.RequestPrepareProposal(
+            height=1, max_tx_bytes=max_tx_bytes, txs=[b"junk", *txs]))
+        assert is_injected_tx(answer.txs[0])  # the ordering tx comes first (no oracle at 1)
+        assert sorted(answer.txs[1:]) == sorted(txs[:fitting])
+        assert data_bytes(list(answer.txs)) <= max_tx_bytes
+
+
+def test_a_proposal_from_a_full_mempool_fits_the_block_as_cometbft_counts_it(
+    nodes: list[Node]
+) -> None:
+    """CometBFT reaps txs up to `max_tx_bytes` counting each with its protobuf framing (2–3
+    bytes) and stops with a consensus failure if the answer exceeds it: the proposer must
+    count the same way, not the bare tx lengths."""
+    node = nodes[0]
+    node.init_chain()
+    txs = [send(sender, n, 1) for n in range(1, 101) for sender in range(3)]
+    max_tx_bytes = sum(map(len, txs))  # the bare lengths would all fit, with the ordering tx
     answer = node.app.prepare_proposal(abci_pb2.RequestPrepareProposal(
-        height=1, max_tx_bytes=ordering_bytes + len(txs[0]) * 3, txs=[b"junk", *txs]))
-    assert is_injected_tx(answer.txs[0])  # the ordering tx comes first (no oracle at height 1)
-    assert sorted(answer.txs[1:]) == sorted(txs[:3])
+        height=1, max_tx_bytes=max_tx_bytes, txs=txs))
+    assert data_bytes(list(answer.txs)) <= max_tx_bytes
+    assert data_bytes(list(answer.txs)) > max_tx_bytes - len(txs[0]) - 3  # and it is full
 
 
 def prepare(node: Node, txs: list[bytes], *, validate: bool = True) -> list[bytes]:

@@ -304,10 +304,12 @@ def test_prepare_proposal_leaves_out_injected_txs_from_the_mempool(
 def test_max_tx_bytes_counts_the_injected_txs(chain: Chain) -> None:
     ext = extended_commit(1)
     full = chain.prepare(2, USER_TXS, ext)
-    budget = len(full[0]) + len(full[1]) + 2 * len(USER_TXS[0])
-    tight = list(chain.app.prepare_proposal(abci_pb2.RequestPrepareProposal(
-        height=2, max_tx_bytes=budget, txs=USER_TXS, local_last_commit=ext)).txs)
-    assert len(tight) == 4 and sum(map(len, tight)) <= budget
+    # CometBFT counts the txs as the block's protobuf Data (each with its tag and length),
+    # encoded as this response's field 1.
+    budget = abci_pb2.ResponsePrepareProposal(txs=[*full[:2], *USER_TXS[:2]]).ByteSize()
+    tight = chain.app.prepare_proposal(abci_pb2.RequestPrepareProposal(
+        height=2, max_tx_bytes=budget, txs=USER_TXS, local_last_commit=ext))
+    assert len(tight.txs) == 4 and tight.ByteSize() <= budget
 
 
 def test_queries_serve_prices_twap_and_block_order_with_proofs(
