@@ -43,10 +43,10 @@ import logging
 import os
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from abci.proto import abci_pb2, crypto_pb2
 from chain.ed25519_batch import SignatureBatch
@@ -91,6 +91,9 @@ from state.staking import (
 from state.store import Store, WorkingState
 from state.params import KVState
 from state.validators import Validator, get_validator_set
+
+if TYPE_CHECKING:
+    from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -557,8 +560,7 @@ class OptioApp:
         # Results are written into the response in place: building each ExecTxResult apart
         # and copying it in costs twice as much.
         response = abci_pb2.ResponseFinalizeBlock()
-        for event in events:
-            _fill_event(response.events.add(), event)
+        _add_events(response.events, events)
         return response
 
     def _end_execution(
@@ -566,8 +568,7 @@ class OptioApp:
         response: abci_pb2.ResponseFinalizeBlock,
     ) -> abci_pb2.ResponseFinalizeBlock:
         end_events, updates = self._end_block(ws, req)
-        for event in end_events:
-            _fill_event(response.events.add(), event)
+        _add_events(response.events, end_events)
         if self._check_invariants:
             if not is_supply_conserved(ws):
                 raise RuntimeError(f"invariant broken at height {req.height}: supply not conserved")
@@ -751,8 +752,7 @@ class OptioApp:
         except OptioError as exc:
             result.code, result.log, result.codespace = exc.code, exc.message, exc.codespace
             return
-        for event in receipt.events:
-            _fill_event(result.events.add(), event)
+        _add_events(result.events, receipt.events)
 
 
 def _finalize_request(req: abci_pb2.RequestProcessProposal) -> abci_pb2.RequestFinalizeBlock:
@@ -777,9 +777,13 @@ def _validator_update(validator: Validator) -> abci_pb2.ValidatorUpdate:
         pub_key=crypto_pb2.PublicKey(ed25519=validator.pub_key), power=validator.power)
 
 
-def _fill_event(target: abci_pb2.Event, event: Event) -> None:
-    """`event` written into `target` (in place: the response's repeated fields add them),
-    the attributes of `INDEXED_KEYS` marked for CometBFT's index."""
-    target.type = event.type
-    for key, value in event.attributes:
-        target.attributes.add(key=key, value=value, index=key in INDEXED_KEYS)
+def _add_events(target: RepeatedCompositeFieldContainer[abci_pb2.Event],
+                events: Iterable[Event]) -> None:
+    """Append `events` to a response's repeated `events` field (in place: building them
+    apart and copying them in costs twice as much), the attributes of `INDEXED_KEYS`
+    marked for CometBFT's index."""
+    for event in events:
+        added = target.add()
+        added.type = event.type
+        for key, value in event.attributes:
+            added.attributes.add(key=key, value=value, index=key in INDEXED_KEYS)
