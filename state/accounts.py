@@ -281,6 +281,8 @@ def process_msg_send(ws: WorkingState, msg: Send, *, events: bool = True) -> tup
     ),)
 
 
+_FEE_POOL_KEY = keys.fee_pool_key(FEE_DENOM)  # every tx's fee goes here: built once
+
 def process_tx(
     ws: WorkingState, tx: SignedTx, *, height: int, params: Params | None = None,
     events: bool = True,
@@ -310,8 +312,7 @@ def process_tx(
 
     if tx.fee:
         _debit(ws, tx.signer_id, FEE_DENOM, tx.fee)
-        pool = get_fee_pool(ws, FEE_DENOM) + tx.fee
-        ws.set(keys.fee_pool_key(FEE_DENOM), encode_u64(pool))
+        ws.set(_FEE_POOL_KEY, encode_u64(_u64_at(ws, _FEE_POOL_KEY) + tx.fee))
     ws.set(keys.account_key(tx.signer_id), account.with_nonce_used(tx.nonce).encode())
     emitted = [
         Event(
