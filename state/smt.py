@@ -45,8 +45,6 @@ NodeLoader = Callable[[bytes], bytes]
 Update = tuple[bytes, bytes | None]
 """(path, value hash), or (path, None) to remove the key at that path."""
 
-Leaf = tuple[bytes, bytes]
-"""(path, value hash) of a leaf."""
 
 
 class MissingNodeError(Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
+from itertools import islice
 from collections.abc import Iterator
 from typing import Final
 
@@ -101,7 +102,7 @@ class _ValueCache:
         entries = self.entries
         entries.update(staged)
         if len(entries) > self._capacity:
-            keep = list(entries.items())[len(entries) - self._capacity // 2:]
+            keep = list(islice(entries.items(), len(entries) - self._capacity // 2, None))
             entries.clear()
             entries.update(keep)
 
@@ -120,8 +121,9 @@ class Store:
         raw_height = self._db.get(STORE_META_HEIGHT)
         self._height = int.from_bytes(raw_height, "big") if raw_height is not None else 0
         self._root: bytes = self._db.get(STORE_META_APP_HASH, EMPTY_HASH)
-        # Bumped by every commit; a WorkingState remembers the generation it was built on.
-        self._generation = 0
+        # Number of commits made through this handle, bumped by each: a WorkingState
+        # remembers the generation it was built on (a plain attribute: read on every get).
+        self.generation = 0
         # The WorkingState of the last commit through this handle (overlays of it may rebase).
         self.last_committed: WorkingState | None = None
 
@@ -187,7 +189,7 @@ class Store:
         batch.write()
         self._height = height
         self._root = root
-        self._generation += 1
+        self.generation += 1
         self.last_committed = ws
         self._cache.replace(deleted, written)
         self._values.commit(staged)
@@ -219,11 +221,6 @@ class Store:
         batch.put(STORE_META_HEIGHT, height.to_bytes(8, "big"))
         batch.put(STORE_META_APP_HASH, root)
         return batch
-
-    @property
-    def generation(self) -> int:
-        """Number of commits made through this handle (WorkingStates compare against it)."""
-        return self._generation
 
     def iterate_committed(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Committed (key, value) pairs whose key starts with ``prefix``, in key order."""
@@ -281,7 +278,7 @@ class WorkingState:
 
     def get(self, key: bytes) -> bytes | None:
         """Current value of ``key`` (staged, else committed); None when absent."""
-        if self._generation != self._store._generation:  # (the field: a hot path)
+        if self._generation != self._store.generation:
             self.check_fresh()
         staged = self._staged.get(key, _MISSING)
         if staged is _MISSING:
@@ -301,7 +298,7 @@ class WorkingState:
         self._write(key, None)
 
     def _write(self, key: bytes, value: bytes | None) -> None:
-        if self._generation != self._store._generation:  # (the field: a hot path)
+        if self._generation != self._store.generation:
             self.check_fresh()
         staged = self._staged
         previous = staged.get(key, _MISSING)

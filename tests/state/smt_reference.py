@@ -21,7 +21,10 @@ from state.proof import (
     leaf_record,
     node_hash,
 )
-from state.smt import Leaf, MissingNodeError, NodeLoader, Update
+from state.smt import MissingNodeError, NodeLoader, Update
+
+Leaf = tuple[bytes, bytes]
+"""(path, value hash) of a leaf."""
 
 
 def _split(items: Sequence[tuple[bytes, object]], lo: int, hi: int, depth: int) -> int:
