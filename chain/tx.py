@@ -381,11 +381,14 @@ def decode_tx(
 
 def signature_claim(raw: bytes) -> tuple[bytes, bytes, bytes] | None:
     """(public key, signature, signed bytes) whose verification `decode_tx` requires of this
-    tx, for verifying many at once; None if the bytes are no `Tx` (decode_tx then fails before
-    it looks at the signature)."""
+    tx, for verifying many at once; None if the bytes are no `Tx` or its key is unusable
+    (decode_tx then fails before it looks at the signature, and such a key would make the
+    whole batch fall back to one-by-one checks)."""
     try:
         tx = tx_pb2.Tx.FromString(raw)
     except DecodeError:
+        return None
+    if not is_valid_public_key(tx.pub_key):
         return None
     return tx.pub_key, tx.signature, sign_bytes(tx.body)
 

@@ -22,6 +22,7 @@ from chain.tx import (
     parse_amount,
     public_key_bytes,
     sign_tx,
+    signature_claim,
     tx_hash,
 )
 from state.denoms import MAX_AMOUNT
@@ -117,6 +118,16 @@ def test_small_order_key_is_refused_although_its_trivial_signature_verifies() ->
     raw = tx_pb2.Tx(body=body, pub_key=zero_key, signature=bytes(64)).SerializeToString()
     with pytest.raises(InvalidPublicKey):
         decode_tx(raw, CHAIN, LIMIT)
+    # Nor is it put in a CheckTx signature batch, where it would only spoil the batch.
+    assert signature_claim(raw) is None
+
+
+def test_signature_claim_is_what_decode_tx_verifies() -> None:
+    key = Ed25519PrivateKey.from_private_bytes(bytes([7]) * 32)
+    raw = build_send_tx(key, chain_id=CHAIN, nonce=1, to=RECIPIENT, amount=1, denom="uusd")
+    tx = tx_pb2.Tx.FromString(raw)
+    assert signature_claim(raw) == (tx.pub_key, tx.signature, SIGN_DOMAIN + tx.body)
+    assert signature_claim(b"\xffgarbage") is None
 
 
 def _unknown_field() -> bytes:
