@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from chain.canonical import parse_timestamp
 from chain.rpc import RPCClient, RPCError
 from localnet.manager import Localnet, free_base_port
 
@@ -32,6 +33,12 @@ def optio(*args: str, check: bool = True, timeout: float = 180.0) -> subprocess.
             f"stdout: {result.stdout}\nstderr: {result.stderr}"
         )
     return result
+
+
+def block_time_ns(rpc: RPCClient, height: int | None = None) -> int:
+    """The header time of block `height` (the latest block when None), in unix nanoseconds."""
+    seconds, nanos = parse_timestamp(rpc.block(height)["block"]["header"]["time"])
+    return seconds * 10**9 + nanos
 
 
 def optio_json(*args: str, check: bool = True) -> Any:

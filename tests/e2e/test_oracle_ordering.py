@@ -22,7 +22,7 @@ from chain.rpc import RPCClient
 from chain.tx import build_send_tx
 from localnet.config import app_toml, localnet_oracle
 from localnet.manager import Localnet, free_base_port
-from tests.e2e.harness import optio_json, wait_until
+from tests.e2e.harness import block_time_ns, optio_json, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -109,7 +109,7 @@ def test_a_wild_feeder_cannot_move_the_median(net: Localnet) -> None:
     wild_votes = 0
     for height in range(start, start + 4):
         events = oracle_events(rpc, height)
-        time_ns = int(json.loads(rpc.abci_query("/oracle/prices").value)["time_ns"])
+        time_ns = block_time_ns(rpc, height)
         oracle = decode_oracle_tx(block_txs(rpc, height)[0])
         assert oracle is not None
         for underlying, attrs in events.items():
@@ -161,8 +161,8 @@ def test_one_validator_down_keeps_prices_flowing(net: Localnet) -> None:
             events = oracle_events(rpc, height)
             assert set(events) == {"BTC", "ETH"}, f"block {height}: {sorted(events)}"
             assert int(events["BTC"]["reported_power"]) * 4 == 3 * int(events["BTC"]["total_power"])
-            assert near_market("BTC", int(events["BTC"]["price_ticks"]),
-                               int(json.loads(rpc.abci_query("/oracle/prices").value)["time_ns"]))
+            # the price of block `height` against the market at that block's own time
+            assert near_market("BTC", int(events["BTC"]["price_ticks"]), block_time_ns(rpc, height))
     finally:
         net.start_node(1)
 

@@ -28,7 +28,6 @@ from typing import Any
 import pytest
 
 from chain.address import format_address
-from chain.canonical import parse_timestamp
 from chain.light import fetch_validators
 from chain.rpc import RPCError, RPCResponseError
 from localnet.evidence import (
@@ -38,7 +37,7 @@ from localnet.evidence import (
 )
 from localnet.manager import Localnet, free_base_port
 from state.staking import STAKING_POOL_ID
-from tests.e2e.harness import optio, optio_json, wait_until
+from tests.e2e.harness import block_time_ns, optio, optio_json, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -156,12 +155,6 @@ def balance(net: Localnet, address: str, denom: str = "uopt") -> int:
 
 def latest_height(net: Localnet, node: int | None = None) -> int:
     return net.rpc(live(net) if node is None else node).status().latest_height
-
-
-def block_time_ns(net: Localnet, height: int | None = None) -> int:
-    header = net.rpc(live(net)).block(height)["block"]["header"]
-    seconds, nanos = parse_timestamp(header["time"])
-    return seconds * 10**9 + nanos
 
 
 def signs_again(net: Localnet, cons: str, from_height: int, timeout: float = 60.0) -> int:
@@ -361,9 +354,9 @@ def test_undelegation_pays_back_after_the_unbonding_time_and_not_before(net: Loc
     (entry,) = query(net, "staking", "unbonding", bob)["result"]
     assert int(entry["balance"]) == amount and entry["creation_height"] == height
     completion = int(entry["completion_time_ns"])
-    assert completion == block_time_ns(net, height) + PARAMS["unbonding_time_s"] * 10**9
+    assert completion == block_time_ns(net.rpc(live(net)), height) + PARAMS["unbonding_time_s"] * 10**9
     # Still locked while block time is before the completion time.
-    while block_time_ns(net) < completion - 3 * 10**9:
+    while block_time_ns(net.rpc(live(net))) < completion - 3 * 10**9:
         assert balance(net, bob) == liquid
         net.wait_for_height(latest_height(net) + 1, 30)
     wait_until(lambda: balance(net, bob) == liquid + amount,
@@ -454,7 +447,7 @@ def test_stopped_validator_is_slashed_and_jailed_then_unjails_and_rejoins(
     optio("localnet", "start", f"node{index}", "--home", str(net.home))
     wait_until(lambda: caught_up(net, index), 120, f"node{index} to catch up")
     until = int(jailed_record["jailed_until_ns"])
-    wait_until(lambda: block_time_ns(net) > until, PARAMS["downtime_jail_duration_s"] + 60,
+    wait_until(lambda: block_time_ns(net.rpc(live(net))) > until, PARAMS["downtime_jail_duration_s"] + 60,
                "the end of the jail period")
     unjailed = tx(net, "staking", "unjail", f"validator{index}")
     height = int(unjailed["height"])
