@@ -3,13 +3,13 @@ localnet (signed `MsgSend` transactions), on the same node count, in the same ru
 
 For each node count (1 and 4 by default) the benchmark starts a fresh network per system, lets
 it produce a few blocks, then runs one load per in-flight window (4000 then 16000 by default;
-`--quick`: 4000 only), each starting on empty mempools. A load keeps at most `window` transactions in
-flight (sent but not yet seen in a block), submitting them round-robin to every node's RPC as
-JSON-RPC batches of `broadcast_tx_async` (`--method sync`: `broadcast_tx_sync`, where each
-request also waits for its CheckTx; bench/README.md says why async is the default). Every tx
-of the load is valid, so none is dropped by CheckTx unseen. A poller reads each new block from
-node0 and stamps every tx in it with the time the block became visible. Reported per system
-and window:
+`--quick`: 4000 only), each starting on empty mempools. A load keeps at most `window`
+transactions in flight (sent but not yet seen in a block), submitting them round-robin to every
+node's RPC as JSON-RPC batches of `broadcast_tx_async` (`--method sync`: `broadcast_tx_sync`,
+where each request also waits for its CheckTx; bench/README.md says why async is the default).
+Every tx of the load is valid, so none is dropped by CheckTx unseen. A poller reads each new
+block from node0 and stamps every tx in it with the time the block became visible. Reported per
+system and window:
 
 - committed tx/s: load txs that succeeded in blocks that became visible during the measured
   time, divided by that time (a warm-up at the start is excluded);
