@@ -283,6 +283,7 @@ def process_msg_send(ws: WorkingState, msg: Send, *, events: bool = True) -> tup
 
 _FEE_POOL_KEY = keys.fee_pool_key(FEE_DENOM)  # every tx's fee goes here: built once
 
+
 def process_tx(
     ws: WorkingState, tx: SignedTx, *, height: int, params: Params | None = None,
     events: bool = True,

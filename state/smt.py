@@ -46,7 +46,6 @@ Update = tuple[bytes, bytes | None]
 """(path, value hash), or (path, None) to remove the key at that path."""
 
 
-
 class MissingNodeError(Exception):
     """A node reachable from a root is not in the node store: the database is corrupt."""
 
@@ -78,4 +77,3 @@ def build_proof(root: bytes, path: bytes, load: NodeLoader) -> tuple[SmtProof, b
             siblings.append(record[1 + HASH_SIZE :])
             node = record[1 : 1 + HASH_SIZE]
         depth += 1
-

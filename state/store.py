@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 from bisect import bisect_left
-from itertools import islice
 from collections.abc import Iterator
+from itertools import islice
 from typing import Final
 
 import plyvel

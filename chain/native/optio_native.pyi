@@ -1,4 +1,5 @@
-"""Types of the optio_native extension (src/lib.rs), for mypy; maturin ships this file with it."""
+"""Types of the optio_native extension (src/ed25519.rs, src/smt.rs), for mypy; maturin ships
+this file with it."""
 
 from collections.abc import Callable, Sequence
 
