@@ -2,7 +2,7 @@
 
 Two namespaces live in one LevelDB:
 
-1. the store's own layout (tree nodes, values, commit metadata), which is not part
+1. the store's own layout (values, commit metadata), which is not part
    of the app state and not covered by the app hash except through the tree;
 2. app-state keys, which are the leaves of the Merkle tree.
 
@@ -19,19 +19,15 @@ from functools import lru_cache
 
 # One-byte prefixes keep the store's own records apart from each other. App-state keys
 # never appear raw in the DB: they are always stored behind STORE_VALUE_PREFIX.
-STORE_NODE_PREFIX = b"n"
-"""Tree node records, content-addressed: ``n`` + node hash (32 bytes) -> 65-byte record."""
+LEGACY_NODE_PREFIX = b"n"
+"""Tree node records (``n`` + node hash -> record) of stores written before the tree moved
+to memory; deleted when such a store is opened (state/store.py)."""
 STORE_VALUE_PREFIX = b"v"
 """Committed app-state values: ``v`` + app-state key -> value (iterated in key order)."""
 STORE_META_HEIGHT = b"m/height"
 """Last committed height, 8 bytes big-endian."""
 STORE_META_APP_HASH = b"m/app_hash"
 """App hash (tree root) of the last committed height, 32 bytes."""
-
-
-def store_node_key(node_hash: bytes) -> bytes:
-    """DB key of the tree node whose hash is ``node_hash``."""
-    return STORE_NODE_PREFIX + node_hash
 
 
 def store_value_key(key: bytes) -> bytes:

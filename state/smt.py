@@ -2,10 +2,11 @@
 
 The hashing rules and proof format are in ``state/proof.py``; this module walks and rebuilds
 the tree. Nodes are content-addressed: a node's record is its hash preimage, so the tree is
-read through a ``load(hash) -> record`` callable and every update returns the records it
-created. The tree is kept canonical (an empty subtree is ``EMPTY_HASH``, a one-key subtree
-is that key's leaf, anything larger is an internal node), so the root depends only on the
-set of (key, value) pairs, never on the order or batching of the writes that produced it.
+read through a ``load(hash) -> record`` callable (or a native ``NodeMap``, which holds a
+whole tree) and every update returns the records it created. The tree is kept canonical
+(an empty subtree is ``EMPTY_HASH``, a one-key subtree is that key's leaf, anything larger
+is an internal node), so the root depends only on the set of (key, value) pairs, never on
+the order or batching of the writes that produced it.
 
 ``TreeUpdater``, which rebuilds the tree, is native code (``chain/native/src/smt.rs`` in the
 ``optio_native`` extension, typed in ``chain/native/optio_native.pyi``) because it hashes
@@ -34,7 +35,7 @@ from state.proof import (
 )
 
 try:
-    from optio_native import TreeUpdater
+    from optio_native import NodeMap, TreeUpdater
 except ImportError as exc:  # pragma: no cover - a set-up error, not a code path
     raise ImportError("the optio_native extension is not installed: run ./localnet/setup.sh "
                       "(it builds chain/native with cargo)") from exc

@@ -5,6 +5,11 @@
 the last committed state; ``Store.commit`` persists one of them in a single atomic,
 synced LevelDB write batch. Hashing is batched: writes only mark keys dirty, and
 ``WorkingState.app_hash`` applies all dirty keys to the tree at once, sorted by path.
+
+The disk holds the values, the height and the app hash; the tree lives in memory (a native
+``NodeMap``). Opening a store rebuilds the tree from the values and checks its root against
+the stored app hash, so a commit writes one record per changed value instead of every tree
+node the block changed, and a crash at any point leaves nothing to repair.
 """
 
 from __future__ import annotations
@@ -18,21 +23,22 @@ from typing import Final
 import plyvel
 
 from state.keys import (
+    LEGACY_NODE_PREFIX,
     STORE_META_APP_HASH,
     STORE_META_HEIGHT,
-    STORE_NODE_PREFIX,
     STORE_VALUE_PREFIX,
-    store_node_key,
     store_value_key,
 )
 from state.proof import EMPTY_HASH, key_path, value_hash
-from state.smt import TreeUpdater, Update, build_proof
+from state.smt import NodeMap, TreeUpdater, Update, build_proof
 
-DEFAULT_NODE_CACHE_SIZE: Final = 500_000
-"""Tree node records kept in memory (about 200 bytes each, so about 100 MB at most)."""
 DEFAULT_VALUE_CACHE_SIZE: Final = 200_000
 """Committed values (or absences) kept in memory: every tx reads its accounts' records
 again in CheckTx, in the mempool replay and in FinalizeBlock (about 150 bytes each)."""
+
+
+class StoreCorruptError(Exception):
+    """The values on disk do not hash to the committed app hash."""
 
 
 class StaleWorkingStateError(Exception):
@@ -46,43 +52,6 @@ class _Missing:
 
 
 _MISSING: Final = _Missing()
-
-
-class _NodeCache:
-    """Records of nodes of the committed tree, a pure cache of what is on disk.
-
-    Commits add the new nodes and drop the ones they delete, so the cache holds only the
-    current tree; it stops growing at ``capacity`` entries. The upper levels, which every
-    block rewrites, are always re-added, so they stay cached.
-    """
-
-    __slots__ = ("_capacity", "_entries")
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._entries: dict[bytes, bytes] = {}
-
-    def get(self, node: bytes) -> bytes | None:
-        return self._entries.get(node)
-
-    def put(self, node: bytes, record: bytes) -> None:
-        if len(self._entries) < self._capacity:
-            self._entries[node] = record
-
-    def replace(self, deleted: list[bytes], written: list[tuple[bytes, bytes]]) -> None:
-        """Apply a commit: forget the deleted nodes, then remember new ones while room is left.
-
-        ``written`` lists children before parents, so when room is short its tail, the
-        upper levels that every block reads, is what gets cached.
-        """
-        entries = self._entries
-        for node in deleted:
-            entries.pop(node, None)
-        room = self._capacity - len(entries)
-        if room >= len(written):
-            entries.update(written)
-        elif room > 0:
-            entries.update(written[len(written) - room :])
 
 
 class _ValueCache:
@@ -110,17 +79,25 @@ class _ValueCache:
 class Store:
     """A node's authenticated state database (one LevelDB directory)."""
 
-    def __init__(self, path: str | os.PathLike[str], node_cache_size: int = DEFAULT_NODE_CACHE_SIZE,
+    def __init__(self, path: str | os.PathLike[str],
                  value_cache_size: int = DEFAULT_VALUE_CACHE_SIZE) -> None:
-        # No block compression: most bytes are tree node hashes, which do not compress, so
-        # snappy only burns CPU in every flush and compaction (measured: a third more CPU for
-        # 30 blocks of 5,000 writes, and a larger database after compaction).
+        """Open (or create) the database at `path` and rebuild its tree; `StoreCorruptError`
+        if the values do not hash to the stored app hash."""
+        # No block compression: values are mostly small integers and hashes, which do not
+        # compress, so snappy would only burn CPU in every flush and compaction.
         self._db = plyvel.DB(str(path), create_if_missing=True, compression=None)
-        self._cache = _NodeCache(node_cache_size)
         self._values = _ValueCache(value_cache_size)
         raw_height = self._db.get(STORE_META_HEIGHT)
         self._height = int.from_bytes(raw_height, "big") if raw_height is not None else 0
-        self._root: bytes = self._db.get(STORE_META_APP_HASH, EMPTY_HASH)
+        self._drop_legacy_nodes()
+        self._nodes = NodeMap()
+        self._root: bytes = self._rebuild_tree()
+        stored: bytes = self._db.get(STORE_META_APP_HASH, EMPTY_HASH)
+        if self._root != stored:
+            self._db.close()
+            raise StoreCorruptError(
+                f"{path}: the values on disk hash to {self._root.hex()}, but the app hash "
+                f"committed at height {self._height} is {stored.hex()}")
         # Number of commits made through this handle, bumped by each: a WorkingState
         # remembers the generation it was built on (a plain attribute: read on every get).
         self.generation = 0
@@ -150,14 +127,32 @@ class Store:
         return value  # type: ignore[return-value]
 
     def load_node(self, node: bytes) -> bytes:
-        """Record of a committed tree node; KeyError when it is not stored."""
-        record = self._cache.get(node)
-        if record is None:
-            record = self._db.get(store_node_key(node))
-            if record is None:
-                raise KeyError(node)
-            self._cache.put(node, record)
-        return record
+        """Record of a node of the committed tree; KeyError when the tree has no such node."""
+        return self._nodes.get(node)
+
+    @property
+    def nodes(self) -> NodeMap:
+        """Every node of the committed tree (read-only for everyone but `commit`)."""
+        return self._nodes
+
+    def _rebuild_tree(self) -> bytes:
+        """Build the tree of every committed value into the (empty) node map; its root."""
+        skip = len(STORE_VALUE_PREFIX)
+        updates = sorted((key_path(db_key[skip:]), value_hash(value))
+                         for db_key, value in self._db.iterator(prefix=STORE_VALUE_PREFIX))
+        updater = TreeUpdater(self._nodes)
+        root: bytes = updater.apply(EMPTY_HASH, updates)
+        self._nodes.commit(updater, root)
+        return root
+
+    def _drop_legacy_nodes(self) -> None:
+        """Delete the node records that stores written before the tree moved to memory kept
+        on disk (`LEGACY_NODE_PREFIX`): nothing reads them any more."""
+        legacy = list(self._db.iterator(prefix=LEGACY_NODE_PREFIX, include_value=False))
+        if legacy:
+            with self._db.write_batch(sync=True) as batch:
+                for db_key in legacy:
+                    batch.delete(db_key)
 
     def prove(self, key: bytes) -> tuple[bytes | None, bytes, int]:
         """(value or None, proof bytes, height) for ``key`` against ``last_app_hash``.
@@ -183,36 +178,23 @@ class Store:
         if height <= self._height:
             raise ValueError(f"commit height {height} is not above last height {self._height}")
         root = ws.app_hash()
-        written, deleted = ws.tree_changes(root)
         staged = ws.staged_items()
-        batch = self.build_commit_batch(height, root, written, deleted, staged)
+        batch = self.build_commit_batch(height, root, staged)
         batch.write()
         self._height = height
         self._root = root
         self.generation += 1
         self.last_committed = ws
-        self._cache.replace(deleted, written)
+        ws.commit_tree(self._nodes, root)
         self._values.commit(staged)
         return root
 
     def build_commit_batch(
-        self,
-        height: int,
-        root: bytes,
-        written: list[tuple[bytes, bytes]],
-        deleted: list[bytes],
-        staged: list[tuple[bytes, bytes | None]],
+        self, height: int, root: bytes, staged: list[tuple[bytes, bytes | None]]
     ) -> plyvel.WriteBatch:
-        """The single write batch of a commit: tree nodes, changed values (`staged`, the
-        WorkingState's `staged_items()`), height, app hash.
-
-        Nodes the new tree no longer uses are deleted, so the DB holds one tree version.
-        """
+        """The single write batch of a commit: the changed values (`staged`, the
+        WorkingState's `staged_items()`), height, app hash."""
         batch = self._db.write_batch(sync=True)
-        for node in deleted:
-            batch.delete(store_node_key(node))
-        for node, record in written:
-            batch.put(store_node_key(node), record)
         for key, value in staged:
             if value is None:
                 batch.delete(store_value_key(key))
@@ -229,8 +211,8 @@ class Store:
             yield db_key[skip:], value
 
     def node_count(self) -> int:
-        """Number of tree node records on disk (scans them: for tests and benchmarks)."""
-        return sum(1 for _ in self._db.iterator(prefix=STORE_NODE_PREFIX, include_value=False))
+        """Number of nodes in the committed tree."""
+        return len(self._nodes)
 
     def close(self) -> None:
         """Close the database; the Store and its WorkingStates are unusable afterwards."""
@@ -269,7 +251,7 @@ class WorkingState:
         # Keys written since the tree was last brought up to date by app_hash().
         self._dirty: set[bytes] = set()
         self._root = store.last_app_hash
-        self._updater = TreeUpdater(store.load_node)
+        self._updater = TreeUpdater(store.nodes)
 
     def check_fresh(self) -> None:
         """Raise StaleWorkingStateError if the store committed since this was created."""
@@ -376,9 +358,9 @@ class WorkingState:
         value = self._store.get(key) if isinstance(staged, _Missing) else staged
         return key_path(key), (value_hash(value) if value is not None else None)
 
-    def tree_changes(self, root: bytes) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
-        """(node records to write, node hashes to delete) for committing ``root``."""
-        return self._updater.committable_nodes(root)
+    def commit_tree(self, nodes: NodeMap, root: bytes) -> None:
+        """Make `nodes` (the tree this state was built on) the tree of ``root``."""
+        nodes.commit(self._updater, root)
 
     def staged_items(self) -> list[tuple[bytes, bytes | None]]:
         """Staged (key, value or None for deletion) pairs in key order."""

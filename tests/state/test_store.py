@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from state.keys import STORE_NODE_PREFIX
+from state.keys import LEGACY_NODE_PREFIX, STORE_META_APP_HASH, store_value_key
 from state.proof import EMPTY_HASH, verify
-from state.store import StaleWorkingStateError, Store
+from state.store import StaleWorkingStateError, Store, StoreCorruptError
 
 
 @pytest.fixture
@@ -375,14 +375,6 @@ def _reachable_nodes(store: Store) -> set[bytes]:
     return seen
 
 
-def _stored_nodes(path: str) -> set[bytes]:
-    db = plyvel.DB(path)
-    try:
-        return {key[len(STORE_NODE_PREFIX) :] for key in db.iterator(prefix=STORE_NODE_PREFIX, include_value=False)}
-    finally:
-        db.close()
-
-
 block_ops = st.lists(
     st.tuples(st.sampled_from(["set", "delete", "hash", "failed_tx"]), st.binary(max_size=2), st.binary(max_size=2)),
     max_size=25,
@@ -391,7 +383,8 @@ block_ops = st.lists(
 
 @settings(max_examples=40, deadline=None)
 @given(blocks=st.lists(block_ops, min_size=1, max_size=5))
-def test_database_holds_exactly_the_nodes_of_the_committed_tree(tmp_path_factory, blocks) -> None:
+def test_the_node_map_holds_exactly_the_committed_tree_and_a_reopened_store_rebuilds_it(
+        tmp_path_factory, blocks) -> None:
     path = str(tmp_path_factory.mktemp("db"))
     store = Store(path)
     model: dict[bytes, bytes] = {}
@@ -417,34 +410,54 @@ def test_database_holds_exactly_the_nodes_of_the_committed_tree(tmp_path_factory
             store.commit(ws, height)
             model = staged
             reachable = _reachable_nodes(store)
+            assert store.node_count() == len(reachable)  # no node of an older tree is left
         for key, value in model.items():
             got, proof, _ = store.prove(key)
             assert got == value and verify(store.last_app_hash, key, value, proof)
+        root = store.last_app_hash
     finally:
         store.close()
-    assert _stored_nodes(path) == reachable
+    reopened = Store(path)
+    try:
+        assert reopened.last_app_hash == root
+        assert _reachable_nodes(reopened) == reachable and reopened.node_count() == len(reachable)
+    finally:
+        reopened.close()
     reference = Store(str(tmp_path_factory.mktemp("ref")))
     try:
-        assert _commit(reference, 1, dict(model)) == store.last_app_hash
+        assert _commit(reference, 1, dict(model)) == root
     finally:
         reference.close()
 
 
-def test_a_tiny_node_cache_changes_nothing_but_speed(tmp_path: Path) -> None:
-    small = Store(str(tmp_path / "small"), node_cache_size=16)
-    large = Store(str(tmp_path / "large"))
+def test_a_store_whose_values_do_not_hash_to_its_app_hash_refuses_to_open(tmp_path: Path) -> None:
+    path = str(tmp_path / "db")
+    store = Store(path)
+    _commit(store, 1, {b"a": b"1", b"b": b"2"})
+    store.close()
+    db = plyvel.DB(path)
+    db.put(store_value_key(b"a"), b"tampered")
+    db.close()
+    with pytest.raises(StoreCorruptError, match="hash to"):
+        Store(path)
+
+
+def test_node_records_of_the_old_on_disk_layout_are_deleted_on_open(tmp_path: Path) -> None:
+    path = str(tmp_path / "db")
+    store = Store(path)
+    root = _commit(store, 1, {b"a": b"1"})
+    store.close()
+    db = plyvel.DB(path)
+    db.put(LEGACY_NODE_PREFIX + bytes(32), b"\x01" + bytes(64))
+    assert db.get(STORE_META_APP_HASH) == root
+    db.close()
+    reopened = Store(path)
+    reopened.close()
+    db = plyvel.DB(path)
     try:
-        for height in range(1, 5):
-            writes: dict[bytes, bytes | None] = {bytes([height, i]): bytes([i]) for i in range(60)}
-            writes.update({bytes([height - 1, i]): None for i in range(0, 60, 3)})
-            assert _commit(small, height, writes) == _commit(large, height, writes)
-        for i in range(60):
-            key = bytes([4, i])
-            value, proof, _ = small.prove(key)
-            assert verify(small.last_app_hash, key, value, proof)
+        assert list(db.iterator(prefix=LEGACY_NODE_PREFIX)) == []
     finally:
-        small.close()
-        large.close()
+        db.close()
 
 
 @settings(max_examples=30, deadline=None)

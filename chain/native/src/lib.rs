@@ -13,5 +13,6 @@ fn optio_native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(ed25519::verify_batch, module)?)?;
     module.add_function(wrap_pyfunction!(ed25519::verify, module)?)?;
     module.add_class::<smt::TreeUpdater>()?;
+    module.add_class::<smt::NodeMap>()?;
     Ok(())
 }

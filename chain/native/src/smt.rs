@@ -74,20 +74,74 @@ fn missing_node(py: Python<'_>, node: &Hash) -> PyErr {
     }
 }
 
+/// Every node of one tree by hash: the committed tree a `state.store.Store` keeps in memory.
+///
+/// NodeMap() is empty; `commit(updater, root)` makes it hold exactly the tree of `root` (the
+/// root `updater` last returned, from a tree this map held). A `TreeUpdater` built over a map
+/// reads it without calling back into Python.
+#[pyclass(module = "optio_native")]
+#[derive(Default)]
+pub struct NodeMap {
+    nodes: HashMap<Hash, Record>,
+}
+
+#[pymethods]
+impl NodeMap {
+    #[new]
+    fn new() -> Self {
+        Self::default()
+    }
+
+    /// get(node) -> record; KeyError for a node the map does not hold.
+    fn get<'py>(&self, py: Python<'py>, node: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+        let node = hash_arg(node, "node")?;
+        match self.nodes.get(&node) {
+            Some(record) => Ok(PyBytes::new(py, record)),
+            None => Err(PyKeyError::new_err(hex(&node))),
+        }
+    }
+
+    /// commit(updater, root): add the records of `updater` that `root` uses and drop the nodes
+    /// its batches replaced that `root` no longer uses (`TreeUpdater.committable_nodes`).
+    fn commit(&mut self, updater: PyRef<'_, TreeUpdater>, root: &[u8]) -> PyResult<()> {
+        let (written, deleted) = updater.committable(hash_arg(root, "root")?);
+        for node in deleted {
+            self.nodes.remove(&node);
+        }
+        self.nodes.extend(written);
+        Ok(())
+    }
+
+    fn __len__(&self) -> usize {
+        self.nodes.len()
+    }
+
+    fn __contains__(&self, node: &[u8]) -> bool {
+        node.try_into().is_ok_and(|node: Hash| self.nodes.contains_key(&node))
+    }
+}
+
+/// Where a `TreeUpdater` reads the nodes it did not create: a `NodeMap`, or any Python
+/// callable `load(hash) -> record`.
+enum Loader {
+    Map(Py<NodeMap>),
+    Call(Py<PyAny>),
+}
+
 /// Applies sorted batches of updates to a root, collecting the new node records.
 ///
-/// TreeUpdater(load): load(hash) -> record reads the stored tree and raises KeyError for an
-/// unknown node. ``new_nodes`` holds every record created, in creation order (all reachable
-/// from the latest root while ``applies`` is at most 1); the hashes of nodes that some batch
-/// removed from the tree are remembered, so that ``committable_nodes`` can list for deletion
-/// the ones the final root no longer uses. Each node hash occurs at most once in a tree (it
-/// commits to the paths of all leaves below it), which is what makes that deletion safe
-/// without reference counts.
+/// TreeUpdater(load): `load` is a `NodeMap`, or a callable load(hash) -> record that reads
+/// the stored tree and raises KeyError for an unknown node. ``new_nodes`` holds every record
+/// created, in creation order (all reachable from the latest root while ``applies`` is at
+/// most 1); the hashes of nodes that some batch removed from the tree are remembered, so that
+/// ``committable_nodes`` can list for deletion the ones the final root no longer uses. Each
+/// node hash occurs at most once in a tree (it commits to the paths of all leaves below it),
+/// which is what makes that deletion safe without reference counts.
 #[pyclass(module = "optio_native")]
 pub struct TreeUpdater {
     /// None only once the garbage collector has cleared it to break a reference cycle
-    /// (store -> working state -> updater -> store.load_node).
-    load: Option<Py<PyAny>>,
+    /// (store -> working state -> updater -> a loader that refers to the store).
+    load: Option<Loader>,
     new_nodes: HashMap<Hash, Record>,
     /// The keys of `new_nodes` in creation order: children before parents.
     created: Vec<Hash>,
@@ -99,11 +153,15 @@ pub struct TreeUpdater {
 impl TreeUpdater {
     #[new]
     fn new(load: Bound<'_, PyAny>) -> PyResult<Self> {
-        if !load.is_callable() {
-            return Err(PyTypeError::new_err("TreeUpdater: load must be callable"));
-        }
+        let load = if let Ok(map) = load.cast::<NodeMap>() {
+            Loader::Map(map.clone().unbind())
+        } else if load.is_callable() {
+            Loader::Call(load.unbind())
+        } else {
+            return Err(PyTypeError::new_err("TreeUpdater: load must be a NodeMap or callable"));
+        };
         Ok(Self {
-            load: Some(load.unbind()),
+            load: Some(load),
             new_nodes: HashMap::new(),
             created: Vec::new(),
             replaced: HashSet::new(),
@@ -149,20 +207,10 @@ impl TreeUpdater {
         py: Python<'py>,
         root: &[u8],
     ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
-        let root = hash_arg(root, "root")?;
-        let written: Vec<(Hash, Record)> = if self.applies <= 1 {
-            let record = |node| self.new_nodes.get(node).map(|record| (*node, *record));
-            self.created.iter().filter_map(record).collect()
-        } else {
-            self.reachable_new_nodes(root)
-        };
-        let kept: HashSet<&Hash> = written.iter().map(|(node, _)| node).collect();
-        let mut deleted: Vec<&Hash> =
-            self.replaced.iter().filter(|node| !kept.contains(node)).collect();
-        deleted.sort_unstable();
+        let (written, deleted) = self.committable(hash_arg(root, "root")?);
         let written =
             written.iter().map(|(node, record)| (PyBytes::new(py, node), PyBytes::new(py, record)));
-        let deleted = deleted.into_iter().map(|node| PyBytes::new(py, node));
+        let deleted = deleted.iter().map(|node| PyBytes::new(py, node));
         Ok((PyList::new(py, written)?, PyList::new(py, deleted)?))
     }
 
@@ -185,7 +233,11 @@ impl TreeUpdater {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        visit.call(&self.load)
+        match &self.load {
+            Some(Loader::Map(map)) => visit.call(map),
+            Some(Loader::Call(load)) => visit.call(load),
+            None => Ok(()),
+        }
     }
 
     fn __clear__(&mut self) {
@@ -194,29 +246,56 @@ impl TreeUpdater {
 }
 
 impl TreeUpdater {
+    /// (records to write, children before parents; hashes to delete, sorted) for committing
+    /// `root`, the root the last apply returned. Deletions are the replaced nodes the final
+    /// root does not use.
+    fn committable(&self, root: Hash) -> (Vec<(Hash, Record)>, Vec<Hash>) {
+        let written: Vec<(Hash, Record)> = if self.applies <= 1 {
+            let record = |node| self.new_nodes.get(node).map(|record| (*node, *record));
+            self.created.iter().filter_map(record).collect()
+        } else {
+            self.reachable_new_nodes(root)
+        };
+        let kept: HashSet<&Hash> = written.iter().map(|(node, _)| node).collect();
+        let mut deleted: Vec<Hash> =
+            self.replaced.iter().filter(|node| !kept.contains(node)).copied().collect();
+        deleted.sort_unstable();
+        (written, deleted)
+    }
+
     /// Record of `node`: created by an earlier batch of this updater, else loaded.
     fn read(&self, py: Python<'_>, node: &Hash) -> PyResult<Record> {
         if let Some(record) = self.new_nodes.get(node) {
             return Ok(*record);
         }
-        let Some(load) = &self.load else {
-            return Err(PyValueError::new_err(
-                "TreeUpdater used after the garbage collector cleared it",
-            ));
+        let record = match &self.load {
+            None => {
+                return Err(PyValueError::new_err(
+                    "TreeUpdater used after the garbage collector cleared it",
+                ))
+            }
+            Some(Loader::Map(map)) => match map.borrow(py).nodes.get(node) {
+                Some(record) => *record,
+                None => return Err(missing_node(py, node)),
+            },
+            Some(Loader::Call(load)) => {
+                let loaded = match load.call1(py, (PyBytes::new(py, node),)) {
+                    Ok(loaded) => loaded,
+                    Err(err) if err.is_instance_of::<PyKeyError>(py) => {
+                        return Err(missing_node(py, node))
+                    }
+                    Err(err) => return Err(err),
+                };
+                let bytes = loaded.cast_bound::<PyBytes>(py)?.as_bytes();
+                bytes.try_into().map_err(|_| {
+                    PyValueError::new_err(format!(
+                        "node {}: record of {} bytes, not {RECORD_SIZE}",
+                        hex(node),
+                        bytes.len()
+                    ))
+                })?
+            }
         };
-        let loaded = match load.call1(py, (PyBytes::new(py, node),)) {
-            Ok(loaded) => loaded,
-            Err(err) if err.is_instance_of::<PyKeyError>(py) => return Err(missing_node(py, node)),
-            Err(err) => return Err(err),
-        };
-        let bytes = loaded.cast_bound::<PyBytes>(py)?.as_bytes();
-        let record: Record = bytes.try_into().map_err(|_| {
-            PyValueError::new_err(format!(
-                "node {}: record of {} bytes, not {RECORD_SIZE}",
-                hex(node),
-                bytes.len()
-            ))
-        })?;
         if record[0] != LEAF_TAG && record[0] != INTERNAL_TAG {
             return Err(PyValueError::new_err(format!(
                 "node {}: bad record tag {}",
