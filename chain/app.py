@@ -28,8 +28,10 @@ and the last committed state. A tx that passes `decode_tx` but fails statefully 
 a balance spent by an earlier tx of the same block) is kept in the block and fails there with
 its numbered code, changing nothing.
 
-With `check_invariants` (localnets and tests) every block is followed by a full check of the
-state invariants; a violation stops the node, like the Cosmos SDK's crisis module.
+With `check_invariants` (localnets and tests) every block is followed by a check of the
+state invariants; a violation stops the node, like the Cosmos SDK's crisis module. Supply
+conservation is checked in full on the committed state once per process, then on each
+block's own writes (which, given a conserving state before it, is the same check).
 
 `OptioError` means bad input and becomes a numbered ABCI code; any other exception is a
 bug and propagates, which stops the node (abci/server.py) rather than answering with
@@ -70,7 +72,7 @@ from chain.staking_block import process_staking_begin_block
 from chain.tx import SignedTx, decode_tx, signature_claim
 from genesis.process import process_genesis
 from genesis.schema import AppGenesis
-from state.accounts import is_supply_conserved, process_tx
+from state.accounts import is_supply_change_conserved, is_supply_conserved, process_tx
 from state.beacon import process_beacon
 from state.block import NANOS_PER_SECOND, BlockHeader, process_block_header
 from state.errors import InjectedTxNotAllowed, OptioError, QueryHeightUnavailable
@@ -199,6 +201,9 @@ class OptioApp:
         self._oracle_params = OracleParams()
         self._genesis_app_hash = b""
         self._check_invariants = check_invariants
+        # Whether the committed state is known to conserve supply (checked once, in full,
+        # by the first block's invariant check; every later commit passed the check).
+        self._supply_checked = False
         self._pending: WorkingState | None = None
         self._pending_height = 0
         self._mempool = MempoolMirror(store, self._check_in)
@@ -570,12 +575,21 @@ class OptioApp:
         end_events, updates = self._end_block(ws, req)
         _add_events(response.events, end_events)
         if self._check_invariants:
-            if not is_supply_conserved(ws):
-                raise RuntimeError(f"invariant broken at height {req.height}: supply not conserved")
+            self._check_supply(ws, req.height)
             check_staking_invariants(ws, req.height)
         response.app_hash = ws.app_hash()
         response.validator_updates.extend(_validator_update(v) for v in updates)
         return response
+
+    def _check_supply(self, ws: WorkingState, height: int) -> None:
+        """Supply conservation after block `height` executed on `ws`, or RuntimeError."""
+        if not self._supply_checked:
+            if not is_supply_conserved(self._store.working()):
+                raise RuntimeError(f"invariant broken before height {height}: the committed "
+                                   "state does not conserve supply")
+            self._supply_checked = True
+        if not is_supply_change_conserved(ws):
+            raise RuntimeError(f"invariant broken at height {height}: supply not conserved")
 
     def _decided(
         self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock,

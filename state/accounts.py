@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from chain.address import format_address, parse_address
 from state import keys
@@ -164,6 +164,33 @@ def is_supply_conserved(ws: WorkingState) -> bool:
             return False
         held[denom] += decode_u64(value)
     return all(held[denom] == get_supply(ws, denom) for denom in DENOMS)
+
+
+_FEE_POOL_DENOMS: Final = {keys.fee_pool_key(denom): denom for denom in DENOMS}
+_SUPPLY_DENOMS: Final = {keys.supply_key(denom): denom for denom in DENOMS}
+
+
+def is_supply_change_conserved(ws: WorkingState) -> bool:
+    """`is_supply_conserved(ws)` when the committed state under `ws` conserves supply, at the
+    cost of the writes `ws` staged instead of every balance: for every denom, the balances and
+    the fee pool changed by as much as the supply."""
+    change = dict.fromkeys(DENOMS, 0)
+    for key, committed, staged in ws.changes(keys.BALANCE_PREFIX, keys.FEE_POOL_PREFIX,
+                                             keys.SUPPLY_PREFIX):
+        if key.startswith(keys.BALANCE_PREFIX):
+            denom, sign = keys.split_balance_key(key)[1], 1
+        elif key.startswith(keys.FEE_POOL_PREFIX):
+            denom, sign = _FEE_POOL_DENOMS.get(key, ""), 1
+        else:
+            denom, sign = _SUPPLY_DENOMS.get(key, ""), -1
+        if denom not in change:
+            return False
+        change[denom] += sign * (_amount(staged) - _amount(committed))
+    return not any(change.values())
+
+
+def _amount(raw: bytes | None) -> int:
+    return 0 if raw is None else decode_u64(raw)
 
 
 # --- writes --------------------------------------------------------------------------

@@ -311,6 +311,17 @@ class WorkingState:
                  else self._base.iterate(prefix))
         return _merge_sorted(below, staged)
 
+    def changes(self, *prefixes: bytes) -> Iterator[tuple[bytes, bytes | None, bytes | None]]:
+        """(key, committed value, staged value) of every key under one of `prefixes` written
+        since the last commit (None = absent), in no particular order; not for an overlay,
+        whose writes are relative to its base."""
+        self.check_fresh()
+        if self._base is not None:
+            raise TypeError("an overlay's writes are relative to its base, not to the committed state")
+        committed = self._store.get
+        return ((key, committed(key), value) for key, value in self._staged.items()
+                if key.startswith(prefixes))
+
     def overlay(self) -> WorkingState:
         """A new WorkingState staging its writes over this one's current content."""
         self.check_fresh()

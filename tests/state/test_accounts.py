@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from chain.tx import decode_tx
@@ -17,10 +17,14 @@ from state.accounts import (
     get_fee_pool,
     get_next_nonce,
     get_supply,
+    is_supply_change_conserved,
     is_supply_conserved,
     process_tx,
 )
+from chain.address import parse_address
+from state.codec import decode_u64, encode_u64
 from state.denoms import Coin
+from state.keys import balance_key, fee_pool_key, supply_key
 from state.errors import NonceReplayed, NonceTooFarAhead, NonceTooOld, OptioError
 from state.params import Params, get_params
 from state.store import Store, WorkingState
@@ -156,6 +160,25 @@ def test_receipt_events_describe_the_fee_and_transfer(ws: WorkingState) -> None:
     )
 
 
+def _committed_genesis(path: str) -> Store:
+    """A store holding the two-account genesis, committed at height 1."""
+    store = Store(path)
+    working = store.working()
+    process_genesis(
+        working,
+        AppGenesis(
+            params=Params(min_fee_uusd=FEE),
+            accounts=(
+                GenesisAccount(RICH_ADDR, (Coin("uopt", 10**6), Coin("uusd", 10**6))),
+                GenesisAccount(POOR_ADDR, (Coin("uopt", 100), Coin("uusd", 500))),
+            ),
+        ),
+        chain_id=CHAIN,
+    )
+    store.commit(working, 1)
+    return store
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     st.lists(
@@ -171,19 +194,9 @@ def test_receipt_events_describe_the_fee_and_transfer(ws: WorkingState) -> None:
 def test_sends_and_fees_conserve_supply(
     tmp_path_factory: pytest.TempPathFactory, txs: list[tuple[bool, str, int, int]]
 ) -> None:
-    store = Store(str(tmp_path_factory.mktemp("supply")) + "/db")
+    """After every tx, both checks hold: the full one and the one of the block's writes."""
+    store = _committed_genesis(str(tmp_path_factory.mktemp("supply")) + "/db")
     working = store.working()
-    process_genesis(
-        working,
-        AppGenesis(
-            params=Params(min_fee_uusd=FEE),
-            accounts=(
-                GenesisAccount(RICH_ADDR, (Coin("uopt", 10**6), Coin("uusd", 10**6))),
-                GenesisAccount(POOR_ADDR, (Coin("uopt", 100), Coin("uusd", 500))),
-            ),
-        ),
-        chain_id=CHAIN,
-    )
     supply = {denom: get_supply(working, denom) for denom in ("uusd", "uopt")}
     nonces = {True: 0, False: 0}
     for from_poor, denom, amount, fee in txs:
@@ -194,7 +207,48 @@ def test_sends_and_fees_conserve_supply(
         except OptioError:
             nonces[from_poor] -= 1
         assert is_supply_conserved(working)
+        assert is_supply_change_conserved(working)
         assert {denom: get_supply(working, denom) for denom in supply} == supply
+    store.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    amount=st.integers(min_value=1, max_value=50),
+    where=st.sampled_from(["balance", "new balance", "fee pool", "supply"]),
+    denom=st.sampled_from(["uusd", "uopt"]),
+    change=st.integers(min_value=-3, max_value=3),
+)
+def test_the_check_of_a_blocks_writes_agrees_with_the_full_check(
+    tmp_path_factory: pytest.TempPathFactory, amount: int, where: str, denom: str, change: int
+) -> None:
+    """A transfer, then one amount changed by `change` behind the ledger's back: the check
+    of the writes alone finds exactly what the full check finds."""
+    store = _committed_genesis(str(tmp_path_factory.mktemp("supply")) + "/db")
+    working = store.working()
+    submit(working, send(RICH, nonce=1, to=POOR_ADDR, denom=denom, amount=amount, fee=FEE))
+    key = {
+        "balance": balance_key(parse_address(POOR_ADDR), denom),
+        "new balance": balance_key(parse_address(OTHER_ADDR), denom),
+        "fee pool": fee_pool_key(denom),
+        "supply": supply_key(denom),
+    }[where]
+    before = working.get(key)
+    held = 0 if before is None else decode_u64(before)
+    assume(held + change >= 0)
+    working.set(key, encode_u64(held + change + 10))
+    working.set(key, encode_u64(held + change))
+    assert is_supply_change_conserved(working) == is_supply_conserved(working) == (change == 0)
+    store.close()
+
+
+def test_the_check_of_a_blocks_writes_refuses_an_unknown_denom(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    store = _committed_genesis(str(tmp_path_factory.mktemp("supply")) + "/db")
+    working = store.working()
+    working.set(fee_pool_key("ufake"), encode_u64(1))
+    assert not is_supply_change_conserved(working)
     store.close()
 
 
