@@ -30,7 +30,7 @@ from state.keys import (
     store_value_key,
 )
 from state.proof import EMPTY_HASH, key_path, value_hash
-from state.smt import NodeMap, TreeUpdater, Update, build_proof
+from state.smt import NodeMap, TreeUpdater, build_proof
 
 DEFAULT_VALUE_CACHE_SIZE: Final = 200_000
 """Committed values (or absences) kept in memory: every tx reads its accounts' records
@@ -138,10 +138,10 @@ class Store:
     def _rebuild_tree(self) -> bytes:
         """Build the tree of every committed value into the (empty) node map; its root."""
         skip = len(STORE_VALUE_PREFIX)
-        updates = sorted((key_path(db_key[skip:]), value_hash(value))
-                         for db_key, value in self._db.iterator(prefix=STORE_VALUE_PREFIX))
+        items = [(db_key[skip:], value)
+                 for db_key, value in self._db.iterator(prefix=STORE_VALUE_PREFIX)]
         updater = TreeUpdater(self._nodes)
-        root: bytes = updater.apply(EMPTY_HASH, updates)
+        root: bytes = updater.apply_values(EMPTY_HASH, items)
         self._nodes.commit(updater, root)
         return root
 
@@ -358,16 +358,13 @@ class WorkingState:
         if self._base is not None:
             raise TypeError("an overlay has no app hash of its own")
         if self._dirty:
-            updates = sorted(self._update_for(key) for key in self._dirty)
-            self._root = self._updater.apply(self._root, updates)
+            staged, committed = self._staged, self._store.get
+            # A rolled-back key is back to its committed value.
+            items = [(key, committed(key) if (value := staged.get(key, _MISSING)) is _MISSING
+                      else value) for key in self._dirty]
+            self._root = self._updater.apply_values(self._root, items)
             self._dirty.clear()
         return self._root
-
-    def _update_for(self, key: bytes) -> Update:
-        staged = self._staged.get(key, _MISSING)
-        # A rolled-back key is back to its committed value.
-        value = self._store.get(key) if isinstance(staged, _Missing) else staged
-        return key_path(key), (value_hash(value) if value is not None else None)
 
     def commit_tree(self, nodes: NodeMap, root: bytes) -> None:
         """Make `nodes` (the tree this state was built on) the tree of ``root``."""

@@ -160,3 +160,21 @@ def test_an_updater_in_a_reference_cycle_is_garbage_collected() -> None:
     del holder
     gc.collect()
     assert collected() is None
+
+
+def test_apply_values_hashes_keys_and_values_as_the_proof_rules_say() -> None:
+    """`apply_values` over (key, value) pairs in any order = `apply` over the sorted
+    (key_path, value_hash) updates, deletions included; a key given twice is refused."""
+    rng = random.Random(7)
+    keys = [rng.randbytes(rng.randrange(1, 40)) for _ in range(300)]
+    by_values, by_updates = TreeUpdater(_no_nodes), TreeUpdater(_no_nodes)
+    root_values = root_updates = EMPTY_HASH
+    for batch in (keys[:200], keys[100:]):
+        items = [(key, None if rng.random() < 0.2 else rng.randbytes(8)) for key in batch]
+        root_values = by_values.apply_values(root_values, items)
+        root_updates = by_updates.apply(root_updates, sorted(
+            (key_path(key), None if value is None else value_hash(value)) for key, value in items))
+        assert root_values == root_updates
+    assert by_values.new_nodes == by_updates.new_nodes
+    with pytest.raises(ValueError, match="twice"):
+        TreeUpdater(_no_nodes).apply_values(EMPTY_HASH, [(b"k", b"1"), (b"k", b"2")])

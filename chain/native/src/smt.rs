@@ -104,11 +104,13 @@ impl NodeMap {
     /// commit(updater, root): add the records of `updater` that `root` uses and drop the nodes
     /// its batches replaced that `root` no longer uses (`TreeUpdater.committable_nodes`).
     fn commit(&mut self, updater: PyRef<'_, TreeUpdater>, root: &[u8]) -> PyResult<()> {
-        let (written, deleted) = updater.committable(hash_arg(root, "root")?);
-        for node in deleted {
-            self.nodes.remove(&node);
+        let root = hash_arg(root, "root")?;
+        // Dropping every replaced node, then adding the written ones, also keeps a node
+        // that a batch replaced and a later one created again.
+        for node in &updater.replaced {
+            self.nodes.remove(node);
         }
-        self.nodes.extend(written);
+        self.nodes.extend(updater.written(root));
         Ok(())
     }
 
@@ -190,12 +192,27 @@ impl TreeUpdater {
         if updates.windows(2).any(|pair| pair[0].0 >= pair[1].0) {
             return Err(PyValueError::new_err("updates must be sorted by path, each path once"));
         }
-        if updates.is_empty() {
-            return Ok(PyBytes::new(py, &root));
+        Ok(PyBytes::new(py, &self.apply_sorted(py, root, &updates)?))
+    }
+
+    /// apply_values(root, items) -> bytes: `apply` of the updates that ``items`` ((key,
+    /// value or None to delete) tuples, each key once, in any order) make: path SHA-256(key),
+    /// value hash SHA-256(value), as state/proof.py defines them.
+    fn apply_values<'py>(
+        &mut self,
+        py: Python<'py>,
+        root: &[u8],
+        items: Vec<(Bound<'py, PyBytes>, Option<Bound<'py, PyBytes>>)>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let root = hash_arg(root, "root")?;
+        let sha = |bytes: &Bound<'py, PyBytes>| -> Hash { Sha256::digest(bytes.as_bytes()).into() };
+        let mut updates: Vec<Update> =
+            items.iter().map(|(key, value)| (sha(key), value.as_ref().map(sha))).collect();
+        updates.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if updates.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+            return Err(PyValueError::new_err("apply_values: a key occurs twice"));
         }
-        self.applies += 1;
-        let (new_root, _) = self.update(py, root, 0, &updates)?;
-        Ok(PyBytes::new(py, &new_root))
+        Ok(PyBytes::new(py, &self.apply_sorted(py, root, &updates)?))
     }
 
     /// committable_nodes(root) -> (records to write, children before parents; hashes to
@@ -246,21 +263,35 @@ impl TreeUpdater {
 }
 
 impl TreeUpdater {
+    /// The new root after `updates` (sorted by path, each path once).
+    fn apply_sorted(&mut self, py: Python<'_>, root: Hash, updates: &[Update]) -> PyResult<Hash> {
+        if updates.is_empty() {
+            return Ok(root);
+        }
+        self.applies += 1;
+        Ok(self.update(py, root, 0, updates)?.0)
+    }
+
     /// (records to write, children before parents; hashes to delete, sorted) for committing
     /// `root`, the root the last apply returned. Deletions are the replaced nodes the final
     /// root does not use.
     fn committable(&self, root: Hash) -> (Vec<(Hash, Record)>, Vec<Hash>) {
-        let written: Vec<(Hash, Record)> = if self.applies <= 1 {
-            let record = |node| self.new_nodes.get(node).map(|record| (*node, *record));
-            self.created.iter().filter_map(record).collect()
-        } else {
-            self.reachable_new_nodes(root)
-        };
+        let written = self.written(root);
         let kept: HashSet<&Hash> = written.iter().map(|(node, _)| node).collect();
         let mut deleted: Vec<Hash> =
             self.replaced.iter().filter(|node| !kept.contains(node)).copied().collect();
         deleted.sort_unstable();
         (written, deleted)
+    }
+
+    /// The records created that `root` uses, children before parents.
+    fn written(&self, root: Hash) -> Vec<(Hash, Record)> {
+        if self.applies <= 1 {
+            let record = |node| self.new_nodes.get(node).map(|record| (*node, *record));
+            self.created.iter().filter_map(record).collect()
+        } else {
+            self.reachable_new_nodes(root)
+        }
     }
 
     /// Record of `node`: created by an earlier batch of this updater, else loaded.
