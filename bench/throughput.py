@@ -18,8 +18,8 @@ system and window:
 
 The ratio compares the two systems at the same window: the same offered load. The headline
 figures are those of the first window; the others show how each system scales with the load
-(bench/README.md: at these windows neither system saturates two cores, throughput is set by
-each one's block pipeline).
+(bench/README.md says what sets each figure: on 4 nodes Optio uses both cores, kvstore is
+bound by its block pipeline).
 
 kvstore transactions are padded to the size of an Optio transfer so both carry the same bytes.
 The last line printed is one JSON object (documented in bench/README.md).
