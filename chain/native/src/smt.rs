@@ -224,10 +224,14 @@ impl TreeUpdater {
         py: Python<'py>,
         root: &[u8],
     ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>)> {
-        let (written, deleted) = self.committable(hash_arg(root, "root")?);
+        let written = self.written(hash_arg(root, "root")?);
+        let kept: HashSet<&Hash> = written.iter().map(|(node, _)| node).collect();
+        let mut deleted: Vec<&Hash> =
+            self.replaced.iter().filter(|node| !kept.contains(node)).collect();
+        deleted.sort_unstable();
         let written =
             written.iter().map(|(node, record)| (PyBytes::new(py, node), PyBytes::new(py, record)));
-        let deleted = deleted.iter().map(|node| PyBytes::new(py, node));
+        let deleted = deleted.into_iter().map(|node| PyBytes::new(py, node));
         Ok((PyList::new(py, written)?, PyList::new(py, deleted)?))
     }
 
@@ -270,18 +274,6 @@ impl TreeUpdater {
         }
         self.applies += 1;
         Ok(self.update(py, root, 0, updates)?.0)
-    }
-
-    /// (records to write, children before parents; hashes to delete, sorted) for committing
-    /// `root`, the root the last apply returned. Deletions are the replaced nodes the final
-    /// root does not use.
-    fn committable(&self, root: Hash) -> (Vec<(Hash, Record)>, Vec<Hash>) {
-        let written = self.written(root);
-        let kept: HashSet<&Hash> = written.iter().map(|(node, _)| node).collect();
-        let mut deleted: Vec<Hash> =
-            self.replaced.iter().filter(|node| !kept.contains(node)).copied().collect();
-        deleted.sort_unstable();
-        (written, deleted)
     }
 
     /// The records created that `root` uses, children before parents.
