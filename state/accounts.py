@@ -272,13 +272,15 @@ def _spent(msg: TxMessage) -> tuple[str, int]:
     return UOPT, 0
 
 
-def _check_funds(ws: WorkingState, tx: SignedTx) -> None:
+def _check_funds(ws: WorkingState, tx: SignedTx) -> int:
     """All spending of the tx (fee + every send and bond) is covered, checked per denom up front
-    (in denom order; a denom the tx does not spend cannot fail, so it is not read)."""
+    (in denom order; a denom the tx does not spend cannot fail, so it is not read). Returns the
+    signer's balance of the fee denom as read (0 if the tx spends none of it)."""
     spent: dict[str, int] = {}
     for msg in tx.messages:
         denom, amount = _spent(msg)
         spent[denom] = spent.get(denom, 0) + amount
+    fee_balance = 0
     for denom in DENOMS:
         amount = spent.get(denom, 0)
         fee = tx.fee if denom == FEE_DENOM else 0
@@ -287,6 +289,9 @@ def _check_funds(ws: WorkingState, tx: SignedTx) -> None:
         balance = _balance(ws, tx.signer_id, denom)
         if amount + fee > balance:
             raise InsufficientFunds(tx.signer, denom, balance, amount, fee)
+        if denom == FEE_DENOM:
+            fee_balance = balance
+    return fee_balance
 
 
 def process_msg_send(ws: WorkingState, msg: Send, *, events: bool = True) -> tuple[Event, ...]:
@@ -336,10 +341,10 @@ def process_tx(
     _check_nonce(account, tx, params)
     if tx.fee < params.min_fee_uusd:
         raise FeeBelowMinimum(tx.fee, params.min_fee_uusd, FEE_DENOM)
-    _check_funds(ws, tx)
+    fee_balance = _check_funds(ws, tx)
 
-    if tx.fee:
-        _debit(ws, tx.signer_id, FEE_DENOM, tx.fee)
+    if tx.fee:  # the balance just read covers it: nothing was written in between
+        _set_u64_or_delete(ws, keys.balance_key(tx.signer_id, FEE_DENOM), fee_balance - tx.fee)
         ws.set(_FEE_POOL_KEY, encode_u64(_u64_at(ws, _FEE_POOL_KEY) + tx.fee))
     ws.set(keys.account_key(tx.signer_id), account.with_nonce_used(tx.nonce).encode())
     emitted = [
