@@ -139,7 +139,8 @@ _FINALIZE_STEP: Final[int] = 256
 
 @dataclass(frozen=True, slots=True)
 class _HeadStart:
-    """A VDF evaluation started at Commit for the next height over `txs` (`_start_head_start`)."""
+    """A VDF evaluation started when a block is decided, for the next height, over `txs`
+    (`_start_head_start`)."""
 
     height: int
     txs: tuple[bytes, ...]
@@ -179,9 +180,10 @@ class OptioApp:
         the signatures of a CheckTx batch (`check_tx_batch`). Off, every method answers
         synchronously, as in-process drivers expect.
 
-        `vdf_head_start`: when Commit leaves this node the likely proposer of the next height
-        (chain/proposers.py), start the VDF at once over the txs the mempool keeps, instead of
-        in PrepareProposal after CometBFT's recheck and bookkeeping (`_start_head_start`)."""
+        `vdf_head_start`: when FinalizeBlock leaves this node the likely proposer of the next
+        height (chain/proposers.py), start the VDF at once over the txs the mempool keeps,
+        instead of in PrepareProposal after Commit, CometBFT's recheck and bookkeeping
+        (`_start_head_start`)."""
         self._store = store
         self._offload = offload
         # (height, txs) of this node's last PrepareProposal answer: ProcessProposal of that
@@ -388,11 +390,12 @@ class OptioApp:
         head.job.cancel()
         return None
 
-    def _start_head_start(self, height: int) -> None:
-        """After Commit: if this node is the likely proposer of `height`, start its VDF over
-        the txs the mempool will keep through CometBFT's recheck (known in advance:
-        chain/mempool.py), in mempool order, within the room of its last proposal. The VDF
-        then runs while CometBFT rechecks, indexes and starts the round, instead of after.
+    def _start_head_start(self, height: int, prev_app_hash: bytes) -> None:
+        """When block `height` − 1 (app hash `prev_app_hash`) is decided: if this node is the
+        likely proposer of `height`, start its VDF over the txs the mempool will keep through
+        CometBFT's recheck (known in advance: chain/mempool.py), in mempool order, within the
+        room of its last proposal. The VDF then runs while CometBFT saves and commits the
+        block, rechecks, indexes and starts the round, instead of after.
         A proposer may choose its txs; the order stays the VDF's (DESIGN §2)."""
         if (not self._vdf_head_start or self._address is None or self._chain_id is None
                 or self._params is None or self._proposers.next_proposer() != self._address):
@@ -407,7 +410,7 @@ class OptioApp:
             room -= taken
         if not txs:
             return
-        seed = compute_block_seed(self._chain_id, height, self._store.last_app_hash, txs)
+        seed = compute_block_seed(self._chain_id, height, prev_app_hash, txs)
         job = ProveJob(seed, self._params.vdf_iterations, self._params.vdf_discriminant_bits)
         self._head_start = _HeadStart(height, tuple(txs), job)
 
@@ -595,11 +598,14 @@ class OptioApp:
         self, ws: WorkingState, req: abci_pb2.RequestFinalizeBlock,
         response: abci_pb2.ResponseFinalizeBlock,
     ) -> abci_pb2.ResponseFinalizeBlock:
-        """Block `req`, executed on `ws`, is decided: Commit persists `ws`, and CheckTx checks
-        against its outcome from now on."""
+        """Block `req`, executed on `ws`, is decided: Commit persists `ws`, CheckTx checks
+        against its outcome from now on, and the VDF work for the next height can start (its
+        seed needs only this block's app hash)."""
         self._pending = ws
         self._pending_height = req.height
         self._mempool.after_block(ws, req.height, req.txs)
+        self._start_head_start(req.height + 1, response.app_hash)
+        self._start_empty_vdf(req.height + 1, response.app_hash)
         return response
 
     # --- optimistic execution -----------------------------------------------------------
@@ -672,8 +678,6 @@ class OptioApp:
         self._store.commit(self._pending, self._pending_height)
         self._pending = None
         self._mempool.after_commit()
-        self._start_head_start(self._store.last_height + 1)
-        self._start_empty_vdf(self._store.last_height + 1)
         return abci_pb2.ResponseCommit(retain_height=0)
 
     # --- helpers ------------------------------------------------------------------------
@@ -705,7 +709,7 @@ class OptioApp:
             self._decoded.popitem(last=False)
         return tx
 
-    def _start_empty_vdf(self, height: int) -> None:
+    def _start_empty_vdf(self, height: int, prev_app_hash: bytes) -> None:
         """With `precompute_vdf`, evaluate the empty-set VDF of `height` in the background: the
         proposer's fallback when the evaluation over its selected txs misses the deadline."""
         if self._empty_job is not None:
@@ -713,7 +717,7 @@ class OptioApp:
             self._empty_job = None
         if not self._precompute_vdf or self._chain_id is None or self._params is None:
             return
-        seed = compute_seed(self._chain_id, height, self._store.last_app_hash, [])
+        seed = compute_seed(self._chain_id, height, prev_app_hash, [])
         self._empty_job = ProveJob(seed, self._params.vdf_iterations,
                                    self._params.vdf_discriminant_bits)
 

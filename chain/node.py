@@ -6,10 +6,10 @@ app.toml keys (all optional):
     db_path      = "data/optio.db"           # relative to home
     log_level    = "info"
     check_invariants = false                 # check supply conservation after every block
-    vdf_precompute = true                    # evaluate the empty-block VDF after each commit
+    vdf_precompute = true                    # evaluate the empty-block VDF after each block
     vdf_deadline_ms = 1000                   # proposer: past this, propose without user txs
                                              # (fallback for a slow proposal, docs/ordering.md)
-    vdf_head_start = true                    # likely next proposer: start its VDF at Commit
+    vdf_head_start = true                    # likely next proposer: start its VDF early
 
     [oracle]                                 # the price feeder (chain/oracle/feeder.py)
     source = "sim"                           # none | sim | file | http

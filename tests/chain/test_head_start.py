@@ -1,6 +1,6 @@
 """The proposer's VDF head start (chain/app.py `_start_head_start`), in-process (an
-in-process driver, not a chain test): once the node foresees that it proposes next, Commit
-starts the VDF over the txs its mempool keeps, and PrepareProposal uses that evaluation when
+in-process driver, not a chain test): once the node foresees that it proposes next,
+FinalizeBlock starts the VDF over the txs its mempool keeps, and PrepareProposal uses that evaluation when
 CometBFT offers those txs. The block is what an honest proposer may build: a verifier
 (another node, without head start) accepts it."""
 
@@ -37,7 +37,9 @@ def app_at(path: Path, head_start: bool) -> OptioApp:
     return app
 
 
-def test_the_foreseen_proposer_uses_the_evaluation_started_at_commit(tmp_path: Path) -> None:
+def test_the_foreseen_proposer_uses_the_evaluation_started_at_finalize_block(
+    tmp_path: Path,
+) -> None:
     proposer, verifier = app_at(tmp_path / "p", True), app_at(tmp_path / "v", False)
     mempool: list[bytes] = []
     used = []
@@ -54,19 +56,19 @@ def test_the_foreseen_proposer_uses_the_evaluation_started_at_commit(tmp_path: P
         assert sorted(user_txs) == sorted(offered)
         assert verifier.process_proposal(abci_pb2.RequestProcessProposal(
             height=height, txs=prepared, proposer_address=VALIDATOR)).status == ACCEPT
+        new = [send(height % 2, height), send(height % 2, height + 100)]
+        for raw in new:  # arriving while the block is voted on
+            assert proposer.check_tx(abci_pb2.RequestCheckTx(tx=raw)).code == 0
         for app in (proposer, verifier):
             app.finalize_block(abci_pb2.RequestFinalizeBlock(
                 height=height, txs=prepared, proposer_address=VALIDATOR))
-        new = [send(height % 2, height), send(height % 2, height + 100)]
-        for raw in new:  # arriving between FinalizeBlock and Commit
-            assert proposer.check_tx(abci_pb2.RequestCheckTx(tx=raw)).code == 0
         for app in (proposer, verifier):
             app.commit(abci_pb2.RequestCommit())
         mempool = [raw for raw in mempool if raw not in user_txs] + new
         for raw in mempool:  # CometBFT's recheck
             assert proposer.check_tx(abci_pb2.RequestCheckTx(
                 tx=raw, type=abci_pb2.RECHECK)).code == 0
-    # Heights 1-3 teach the forecast; from the commit of height 3 on the proposer starts
+    # Heights 1-3 teach the forecast; from FinalizeBlock of height 3 on the proposer starts
     # early, except that at height 6 CometBFT did not offer every covered tx.
     assert used == [False, False, False, True, True, False, True]
 
@@ -87,15 +89,15 @@ def test_a_head_start_over_a_small_share_of_the_offered_txs_is_dropped(tmp_path:
             assert head is not None and head.txs == (mempool[0],)
         assert verifier.process_proposal(abci_pb2.RequestProcessProposal(
             height=height, txs=prepared, proposer_address=VALIDATOR)).status == ACCEPT
+        left = send(0, height)  # arrives before FinalizeBlock: the head start covers it
+        assert proposer.check_tx(abci_pb2.RequestCheckTx(tx=left)).code == 0
         for app in (proposer, verifier):
             app.finalize_block(abci_pb2.RequestFinalizeBlock(
                 height=height, txs=prepared, proposer_address=VALIDATOR))
-        left = send(0, height)  # arrives before Commit: the head start covers it
-        assert proposer.check_tx(abci_pb2.RequestCheckTx(tx=left)).code == 0
         for app in (proposer, verifier):
             app.commit(abci_pb2.RequestCommit())
         assert proposer.check_tx(abci_pb2.RequestCheckTx(tx=left, type=abci_pb2.RECHECK)).code == 0
-        later = [send(1, 10 * height + i) for i in range(3)]  # between Commit and the proposal
+        later = [send(1, 10 * height + i) for i in range(3)]  # after FinalizeBlock
         for raw in later:
             assert proposer.check_tx(abci_pb2.RequestCheckTx(tx=raw)).code == 0
         mempool = [left, *later]

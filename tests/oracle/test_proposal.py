@@ -361,7 +361,7 @@ def test_a_vdf_that_misses_the_deadline_yields_a_valid_block_without_user_txs(
 ) -> None:
     chain = Chain(tmp_path / "db", precompute_vdf=True, vdf_deadline_s=0.0)
     try:
-        chain.app._start_empty_vdf(2)  # what Commit of height 1 does with precompute_vdf
+        # started by FinalizeBlock of height 1 (precompute_vdf), for height 2 on its app hash
         assert chain.app._empty_job is not None and chain.app._empty_job.result(30) is not None
         ext = extended_commit(1)
         txs = chain.prepare(2, USER_TXS, ext)
