@@ -19,8 +19,7 @@ def localnet_params(validators: int, cores: int) -> Params:
 
     T is tuned so that proving takes a bounded share (about 20%) of a validator's CPU during a
     block interval (docs/ordering.md). A localnet validator gets only `cores / validators` of a
-    core and every validator also evaluates the empty-set VDF each block, so T is scaled by
-    that share (never up, never below 1,000) to keep the same bound."""
+    core, so T is scaled by that share (never up, never below 1,000) to keep the same bound."""
     default = Params()
     share_ppm = min(1_000_000, cores * 1_000_000 // max(1, validators))
     iterations = max(1_000, default.vdf_iterations * share_ppm // 1_000_000)
