@@ -1,8 +1,8 @@
 """The proposer's VDF head start (chain/app.py `_start_head_start`), in-process (an
 in-process driver, not a chain test): once the node foresees that it proposes next,
 FinalizeBlock starts the VDF over the txs its mempool keeps, and PrepareProposal uses that
-evaluation when CometBFT offers those txs. The block is what an honest proposer may build: a verifier
-(another node, without head start) accepts it."""
+evaluation when CometBFT offers those txs. The block is what an honest proposer may build: a
+verifier (another node, without head start) accepts it."""
 
 from __future__ import annotations
 
