@@ -615,8 +615,9 @@ class OptioApp:
         (the Cosmos SDK's optimistic execution): in steps on the event loop, on a working
         state of its own, while prevotes and precommits travel. FinalizeBlock of the same
         block then only waits for what is left; FinalizeBlock of another block (decided in a
-        later round) discards it. Nothing of it reaches the node before it is decided: the
-        check state and the pending state change only in `_decided`."""
+        later round) discards it. Of it only the mempool's check state moves ahead before the
+        decision (`_execute_ahead`), and back if another block is decided; the state that
+        Commit persists changes only in `_decided`."""
         self._discard_optimistic()
         # The first block executes on InitChain's state, kept in `_pending` until its
         # commit: that one is not executed ahead.
@@ -624,8 +625,18 @@ class OptioApp:
             return
         block = _finalize_request(req)
         ws = self._store.working()
-        task = asyncio.get_running_loop().create_task(self._execute_in_steps(ws, block))
+        task = asyncio.get_running_loop().create_task(self._execute_ahead(ws, block))
         self._optimistic = _Optimistic(block, ws, task)
+
+    async def _execute_ahead(
+        self, ws: WorkingState, block: abci_pb2.RequestFinalizeBlock
+    ) -> abci_pb2.ResponseFinalizeBlock:
+        """The optimistic execution, then the mempool's replay onto its outcome
+        (`MempoolMirror.speculate`) before any waiting check runs: the checks go on against
+        the block's outcome, and FinalizeBlock of this block finds the next check state ready."""
+        response = await self._execute_in_steps(ws, block)
+        self._mempool.speculate(ws, block.height, block.txs)
+        return response
 
     def _take_optimistic(self, req: abci_pb2.RequestFinalizeBlock) -> _Optimistic | None:
         """The optimistic execution of exactly the block `req`, or None (any other is dropped)."""
@@ -640,6 +651,7 @@ class OptioApp:
         optimistic, self._optimistic = self._optimistic, None
         if optimistic is None:
             return
+        self._mempool.drop_speculation()
         task = optimistic.task
         if task.done():
             task.result()  # an execution that raised is a bug, whichever block is decided

@@ -18,12 +18,25 @@ the check state from the committed state and the txs rechecked so far, and check
 real: exactly what the recheck computes without the mirror. The answers are therefore always
 those of a plain recheck, in every case.
 
+With optimistic execution (chain/app.py) the block is executed from its ProcessProposal on,
+and the replay need not wait for FinalizeBlock either: `speculate` runs it as soon as the
+execution ends, while the votes travel, and txs arriving from then on are checked against
+the replay, as they would be after FinalizeBlock. FinalizeBlock of that block then finds the
+next check state ready (`after_block` adopts it), so the replay no longer sits between the
+decision and Commit, where CometBFT holds the mempool lock and new txs wait. If another
+block is decided instead (a later round), `drop_speculation` returns to the check state
+before the block, with the txs that arrived meanwhile checked onto it, and `after_block`
+replays onto the decided block as without speculation. A tx refused meanwhile because it
+conflicted with the dropped block stays refused: like any CheckTx answer, it is local advice
+to the mempool, and the recheck still gives a plain recheck's answers.
+
 `check` must be deterministic in (state, height, raw tx): `OptioApp._check_in`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from abci.proto import abci_pb2
 from state.store import Store, WorkingState
@@ -31,6 +44,19 @@ from state.store import Store, WorkingState
 CheckFn = Callable[[WorkingState, int, bytes], abci_pb2.ResponseCheckTx]
 """(check state, height, raw tx) -> CheckTx answer; a passing tx leaves its writes in the
 check state."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Speculation:
+    """A replay onto a block executed ahead of its decision (`MempoolMirror.speculate`)."""
+
+    block_state: WorkingState
+    height: int
+    prior_state: WorkingState
+    """The check state before the speculation, and the height it checks for."""
+    prior_height: int
+    arrivals_from: int
+    """Txs of the mempool list from this index on arrived during the speculation."""
 
 
 class MempoolMirror:
@@ -51,11 +77,13 @@ class MempoolMirror:
         # many expected answers were used; None outside a recheck.
         self._passed: list[bytes] | None = None
         self._cursor = 0
+        self._speculation: _Speculation | None = None
 
     def reset(self, state: WorkingState, height: int) -> None:
         """Check against `state` for `height` from now on, with an empty mempool (InitChain)."""
         self.state, self.height = state, height
         self._txs, self._expected, self._passed = {}, None, None
+        self._speculation = None
 
     def check(self, raw: bytes) -> abci_pb2.ResponseCheckTx:
         """A new tx (CheckTx of type NEW)."""
@@ -95,9 +123,44 @@ class MempoolMirror:
         self._txs = dict.fromkeys(passed)
         self._expected, self._passed = None, None
 
+    def speculate(self, block_state: WorkingState, height: int, block_txs: Iterable[bytes]) -> None:
+        """Block `height` was executed ahead, into `block_state`, and is likely to be decided:
+        replay onto it the txs it leaves in the mempool and check new txs against that, as
+        `after_block` would. Not while the recheck after the last commit may still be under
+        way: txs expected in it and not rechecked yet, or off script."""
+        if self._passed is not None:
+            if self._expected is None or self._cursor < len(self._expected):
+                return
+            self.end_recheck()
+        self.drop_speculation()
+        in_block = set(block_txs)
+        speculation = _Speculation(block_state, height, self.state, self.height, len(self._txs))
+        self.state, self.height = block_state.overlay(), height + 1
+        self._expected = [(raw, self._check(self.state, self.height, raw))
+                          for raw in self._txs if raw not in in_block]
+        self._speculation = speculation
+
+    def drop_speculation(self) -> None:
+        """The block speculated on will not be decided (or not in this round): check against
+        the state before it again, with the txs that arrived meanwhile checked onto it."""
+        speculation, self._speculation = self._speculation, None
+        if speculation is None:
+            return
+        self.state, self.height = speculation.prior_state, speculation.prior_height
+        self._expected = None
+        for raw in list(self._txs)[speculation.arrivals_from:]:
+            self._check(self.state, self.height, raw)
+
     def after_block(self, block_state: WorkingState, height: int, block_txs: Iterable[bytes]) -> None:
         """FinalizeBlock of `height` ended with `block_state`: check against it from now on,
-        and prepare the answers of the recheck that follows its commit."""
+        and prepare the answers of the recheck that follows its commit (done already if this
+        is the block speculated on)."""
+        speculation, self._speculation = self._speculation, None
+        if (speculation is not None and speculation.block_state is block_state
+                and speculation.height == height):
+            for raw in block_txs:
+                self._txs.pop(raw, None)
+            return
         self.end_recheck()
         for raw in block_txs:
             self._txs.pop(raw, None)

@@ -54,7 +54,8 @@ def answer_query(
     store: Store, pending: WorkingState, path: str, data: bytes, *, prove: bool
 ) -> abci_pb2.ResponseQuery:
     """The response to one query; raises a `QueryError` for a bad path or key. `pending` is
-    the mempool's check state (committed state plus accepted, not yet included txs)."""
+    the mempool's check state (committed state plus accepted, not yet included txs; from a
+    block's execution to its commit, that block as well: chain/mempool.py)."""
     parts = path.strip("/").split("/")
     kind, args = parts[0], parts[1:]
     if kind == "account" and len(args) == 1:

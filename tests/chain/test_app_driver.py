@@ -457,32 +457,73 @@ def test_a_block_decided_in_a_later_round_discards_the_optimistic_execution(
     assert node.app.check_tx(again).code == reference.app.check_tx(again).code == 0
 
 
-def test_checktx_around_an_optimistic_execution_answers_as_without_it(
+def test_checktx_after_an_optimistic_execution_is_checked_against_the_block(
     optimistic_pair: tuple[Node, Node],
 ) -> None:
     """CheckTx arriving while a block executes ahead waits for the execution, then checks
-    against the state before the block (the block is not decided yet), as a node without
-    optimistic execution would; the recheck after the commit gives the same answers too."""
+    against the block's outcome, as a node that already finalized the block would (the
+    mempool's replay runs as soon as the execution ends: `MempoolMirror.speculate`);
+    FinalizeBlock then answers as the reference, and the recheck after the commit gives the
+    reference's answers too."""
     reference, node = optimistic_pair
     block = proposal(node, 2, BLOCK_2)
     arriving = [send(0, 1, 5), send(0, 3, 1), send(1, 2, 10**15), send(2, 2, 4)]
     requests = [abci_pb2.RequestCheckTx(tx=tx) for tx in arriving]
+    expected_answer = reference.app.finalize_block(decided(block))
     expected_checks = [reference.app.check_tx(r) for r in requests]
-    reference.app.finalize_block(decided(block))
     reference.app.commit(abci_pb2.RequestCommit())
     rechecks = [abci_pb2.RequestCheckTx(tx=tx, type=abci_pb2.RECHECK) for tx in arriving]
     expected_rechecks = [reference.app.check_tx(r) for r in rechecks]
 
-    async def scenario() -> list[abci_pb2.ResponseCheckTx]:
+    async def scenario() -> tuple[list[abci_pb2.ResponseCheckTx], abci_pb2.ResponseFinalizeBlock]:
         await answered(node.app.process_proposal(block))
+        await loop_turns(1)  # the execution is under way (in steps of 2 txs)
         checks = await answered(node.app.check_tx_batch(requests))
-        await answered(node.app.finalize_block(decided(block)))
-        return checks
+        return checks, await answered(node.app.finalize_block(decided(block)))
 
-    assert asyncio.run(scenario()) == expected_checks
+    checks, answer = asyncio.run(scenario())
+    assert checks == expected_checks
+    # Nonce 1 of sender 0 is the block's; sender 1 has no funds for 10**15.
+    assert [a.code for a in checks] == [31, 0, 35, 0]
+    assert answer == expected_answer
     node.app.commit(abci_pb2.RequestCommit())
     assert [node.app.check_tx(r) for r in rechecks] == expected_rechecks
-    assert [a.code for a in expected_rechecks] == [31, 0, 35, 0]
+    assert node.info().last_block_app_hash == reference.info().last_block_app_hash
+
+
+def test_checktx_after_a_later_round_proposal_is_checked_without_the_dropped_block(
+    optimistic_pair: tuple[Node, Node],
+) -> None:
+    """Round 0's block executes ahead and the mempool replays onto it; a tx arrives and is
+    checked against it. Round 1's proposal drops that speculation: the next CheckTx finds
+    the state before the block again, with the arrived tx on it, and FinalizeBlock of round
+    1's block leaves the check state the reference has."""
+    reference, node = optimistic_pair
+    round_0 = proposal(node, 2, [send(0, 1, 5)])
+    round_1 = proposal(node, 2, [send(1, 1, 6)])
+    arrived, after = send(2, 1, 7), send(0, 1, 5)
+
+    async def scenario() -> list[int]:
+        await answered(node.app.process_proposal(round_0))
+        await loop_turns(50)
+        codes = [(await answered(node.app.check_tx_batch([abci_pb2.RequestCheckTx(tx=raw)])))[0].code
+                 for raw in (after, arrived)]
+        await answered(node.app.process_proposal(round_1))
+        codes.append(node.app.check_tx(abci_pb2.RequestCheckTx(tx=after)).code)
+        codes.append(node.app.check_tx(abci_pb2.RequestCheckTx(tx=send(2, 1, 8))).code)
+        await answered(node.app.finalize_block(decided(round_1)))
+        return codes
+
+    # Against round 0's block nonce 1 of sender 0 is used; without it, it is free, and
+    # nonce 1 of sender 2 is the arrived tx's.
+    assert asyncio.run(scenario()) == [31, 0, 0, 31]
+    reference.app.check_tx(abci_pb2.RequestCheckTx(tx=arrived))
+    reference.app.check_tx(abci_pb2.RequestCheckTx(tx=after))
+    reference.app.finalize_block(decided(round_1))
+    for n in (reference, node):
+        n.app.commit(abci_pb2.RequestCommit())
+    rechecks = [abci_pb2.RequestCheckTx(tx=raw, type=abci_pb2.RECHECK) for raw in (arrived, after)]
+    assert [node.app.check_tx(r) for r in rechecks] == [reference.app.check_tx(r) for r in rechecks]
     assert node.info().last_block_app_hash == reference.info().last_block_app_hash
 
 

@@ -128,6 +128,71 @@ def test_mirror_answers_every_checktx_and_recheck_as_a_plain_recheck(
         assert account_view(mirror.app._mempool.state) == account_view(plain.state)
 
 
+@pytest.mark.parametrize("seed", range(16))
+def test_speculating_on_a_block_executed_ahead_answers_as_a_plain_recheck(
+    tmp_path: Path, seed: int
+) -> None:
+    """As the test above, with the block executed ahead of its decision (optimistic
+    execution) and the mempool replayed onto it at once (`speculate`): txs arriving from
+    then on are checked against that replay. Now and then a later round decides another
+    block: the speculation is dropped, txs arriving next are checked as without it (compared
+    with the plain node), and the decided block is replayed onto at FinalizeBlock."""
+    rng = random.Random(seed)
+    mirror, plain = MirrorNode(tmp_path / "m"), PlainNode(tmp_path / "p")
+    app, pool = mirror.app, mirror.app._mempool
+    nonces = [1, 1, 1]
+
+    def executed(height: int, txs: list[bytes]):
+        ws = mirror.store.working()
+        app._execute(ws, abci_pb2.RequestFinalizeBlock(height=height, txs=txs))
+        return ws
+
+    def proposed() -> list[bytes]:
+        block = rng.sample(mirror.mempool, rng.randrange(0, len(mirror.mempool) + 1))
+        return block + [random_tx(rng, nonces)] if rng.random() < 0.3 else block
+
+    def arrive(count: int, compare: bool) -> None:
+        for raw in [random_tx(rng, nonces) for _ in range(count)]:
+            answer = mirror.check(raw)
+            if compare:
+                assert answer == plain.check(raw)
+            else:
+                plain.check(raw)  # the plain node's check state takes it too, if it passes
+            if answer.code == 0:
+                mirror.mempool.append(raw)
+
+    # Block 1 executes on InitChain's state at FinalizeBlock (never ahead).
+    mirror.app.finalize_block(abci_pb2.RequestFinalizeBlock(height=1, txs=[]))
+    mirror.app.commit(abci_pb2.RequestCommit())
+    plain.block(1, [])
+    for height in range(2, 17):
+        arrive(rng.randrange(0, 10), compare=True)
+        block = proposed()
+        ahead = executed(height, block)
+        pool.speculate(ahead, height, block)
+        arrive(rng.randrange(0, 4), compare=False)
+        if rng.random() < 0.3:  # a later round decides another block
+            pool.drop_speculation()
+            arrive(rng.randrange(0, 4), compare=True)
+            block = proposed()
+            ahead = executed(height, block)
+        pool.after_block(ahead, height, block)
+        arrive(rng.randrange(0, 4), compare=False)
+        mirror.store.commit(ahead, height)
+        pool.after_commit()
+        plain.block(height, block)
+        mirror.mempool = [raw for raw in mirror.mempool if raw not in block]
+        kept = []
+        for raw in mirror.mempool:
+            answer = mirror.check(raw, RECHECK)
+            assert answer == plain.check(raw), f"recheck after height {height}"
+            if answer.code == 0:
+                kept.append(raw)
+        mirror.mempool = kept
+        pool.end_recheck()
+        assert account_view(pool.state) == account_view(plain.state)
+
+
 def test_a_tx_arriving_between_finalize_and_commit_is_checked_against_the_block(
     tmp_path: Path,
 ) -> None:
@@ -160,6 +225,35 @@ def test_on_script_the_recheck_is_answered_without_checking_again(tmp_path: Path
     assert checks == []
     assert node.check(send(1, 2, 5)).code == 0  # the first new tx closes the recheck
     assert checks == [send(1, 2, 5)]
+
+
+def test_a_decided_block_speculated_on_needs_no_check_until_new_txs(tmp_path: Path) -> None:
+    """FinalizeBlock of the block the mempool speculated on adopts the replay made then, and
+    the recheck after its commit (the txs left, then the one that arrived meanwhile) is
+    answered from it: no tx is checked again."""
+    node = MirrorNode(tmp_path / "m")
+    node.app.finalize_block(abci_pb2.RequestFinalizeBlock(height=1, txs=[]))
+    node.app.commit(abci_pb2.RequestCommit())
+    block, left = [send(0, 1, 5)], [send(1, 1, 5), send(2, 1, 10**13), send(2, 2, 5)]
+    for raw in block + left:
+        node.check(raw)
+    mirror = node.app._mempool
+    ahead = node.store.working()
+    node.app._execute(ahead, abci_pb2.RequestFinalizeBlock(height=2, txs=block))
+    mirror.speculate(ahead, 2, block)
+    assert node.check(send(0, 1, 6)).code == 31  # against the block: its nonce 1 is used
+    assert node.check(send(0, 2, 6)).code == 0
+    checks = []
+    real_check = mirror._check
+    mirror._check = lambda *args: checks.append(args[2]) or real_check(*args)
+    mirror.after_block(ahead, 2, block)
+    node.store.commit(ahead, 2)
+    mirror.after_commit()
+    # CometBFT's mempool holds the txs CheckTx accepted (not the overspending one).
+    rechecked = [left[0], left[2], send(0, 2, 6)]
+    assert [node.check(raw, RECHECK).code for raw in rechecked] == [0, 0, 0]
+    mirror.end_recheck()
+    assert checks == []
 
 
 def test_without_a_recheck_the_check_state_is_the_committed_state(tmp_path: Path) -> None:
