@@ -66,6 +66,19 @@ class MirrorNode:
     def check(self, raw: bytes, kind: int = NEW) -> abci_pb2.ResponseCheckTx:
         return self.app.check_tx(abci_pb2.RequestCheckTx(tx=raw, type=kind))
 
+    def recheck_as(self, plain: PlainNode, height: int) -> None:
+        """CometBFT's recheck after the commit of `height`, every answer compared with the
+        plain node's real check; the check states then agree."""
+        kept = []
+        for raw in self.mempool:
+            answer = self.check(raw, RECHECK)
+            assert answer == plain.check(raw), f"recheck after height {height}"
+            if answer.code == 0:
+                kept.append(raw)
+        self.mempool = kept
+        self.app._mempool.end_recheck()
+        assert account_view(self.app._mempool.state) == account_view(plain.state)
+
 
 def random_tx(rng: random.Random, nonces: list[int]) -> bytes:
     """A transfer that may replay a nonce, skip ahead, or overspend."""
@@ -117,15 +130,7 @@ def test_mirror_answers_every_checktx_and_recheck_as_a_plain_recheck(
         mirror.mempool = [raw for raw in mirror.mempool if raw not in block]
         if mirror.mempool and rng.random() < 0.25:
             del mirror.mempool[rng.randrange(len(mirror.mempool))]
-        kept = []
-        for raw in mirror.mempool:
-            answer = mirror.check(raw, RECHECK)
-            assert answer == plain.check(raw), f"recheck after height {height}"
-            if answer.code == 0:
-                kept.append(raw)
-        mirror.mempool = kept
-        mirror.app._mempool.end_recheck()
-        assert account_view(mirror.app._mempool.state) == account_view(plain.state)
+        mirror.recheck_as(plain, height)
 
 
 @pytest.mark.parametrize("seed", range(16))
@@ -182,15 +187,7 @@ def test_speculating_on_a_block_executed_ahead_answers_as_a_plain_recheck(
         pool.after_commit()
         plain.block(height, block)
         mirror.mempool = [raw for raw in mirror.mempool if raw not in block]
-        kept = []
-        for raw in mirror.mempool:
-            answer = mirror.check(raw, RECHECK)
-            assert answer == plain.check(raw), f"recheck after height {height}"
-            if answer.code == 0:
-                kept.append(raw)
-        mirror.mempool = kept
-        pool.end_recheck()
-        assert account_view(pool.state) == account_view(plain.state)
+        mirror.recheck_as(plain, height)
 
 
 def test_a_tx_arriving_between_finalize_and_commit_is_checked_against_the_block(
