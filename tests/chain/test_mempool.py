@@ -253,6 +253,27 @@ def test_a_decided_block_speculated_on_needs_no_check_until_new_txs(tmp_path: Pa
     assert checks == []
 
 
+def test_no_speculation_while_the_recheck_may_still_come(tmp_path: Path) -> None:
+    """A block executed ahead before the recheck of the last commit has come in full: the
+    mirror does not speculate (those recheck answers are still due against the committed
+    state), and FinalizeBlock replays as without optimistic execution."""
+    node = MirrorNode(tmp_path / "m")
+    node.app.finalize_block(abci_pb2.RequestFinalizeBlock(height=1, txs=[]))
+    left = send(1, 1, 5)
+    node.check(left)
+    node.app.commit(abci_pb2.RequestCommit())  # the recheck of `left` is due
+    mirror = node.app._mempool
+    block = [send(0, 1, 5)]
+    ahead = node.store.working()
+    node.app._execute(ahead, abci_pb2.RequestFinalizeBlock(height=2, txs=block))
+    mirror.speculate(ahead, 2, block)
+    assert node.check(left, RECHECK).code == 0  # answered as expected: nothing moved
+    assert node.check(send(0, 1, 6)).code == 0  # still against the committed state
+    mirror.after_block(ahead, 2, block)
+    assert get_next_nonce(mirror.state, ADDRESSES[0]) == 2
+    assert get_next_nonce(mirror.state, ADDRESSES[1]) == 2
+
+
 def test_without_a_recheck_the_check_state_is_the_committed_state(tmp_path: Path) -> None:
     """With CometBFT's `recheck = false` no RECHECK comes: the first new tx closes the recheck
     and finds the committed state (what the app had before the mirror)."""
